@@ -1,0 +1,47 @@
+# GPU Advisor image: slim Python, dependencies in a cached layer, code last, non-root.
+#   docker build -t gpu-advisor .                              # CPU JAX (probes run on the CPU)
+#   docker build --build-arg JAX_VARIANT=cuda12 -t gpu-advisor:cuda .   # CUDA JAX for GPU hosts
+# BASE_IMAGE lets an offline build use a locally built base (see README, "Docker").
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+
+ARG JAX_VARIANT=cpu
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/srv/gpu-advisor \
+    ADVISOR_HOST=0.0.0.0 \
+    ADVISOR_PORT=8000 \
+    ADVISOR_DATABASE_URL=sqlite:////var/lib/gpu-advisor/gpu_advisor.db \
+    ADVISOR_PROBE_PYTHON=python3
+
+RUN groupadd --system --gid 10001 advisor \
+ && useradd --system --uid 10001 --gid advisor --home-dir /var/lib/gpu-advisor --create-home advisor
+
+WORKDIR /srv/gpu-advisor
+
+# Dependencies only (from pyproject.toml), so code changes do not reinstall them.
+COPY pyproject.toml ./
+RUN python - <<'PY' > /tmp/requirements.txt
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["probes"]))
+PY
+RUN pip install -r /tmp/requirements.txt \
+ && if [ "$JAX_VARIANT" = "cuda12" ]; then pip install "jax[cuda12]"; \
+    elif [ "$JAX_VARIANT" != "cpu" ]; then echo "JAX_VARIANT must be cpu or cuda12" >&2; exit 1; fi
+
+# Code last. PYTHONPATH points at it; `python -m app.cli` is the CLI.
+COPY app ./app
+COPY probes ./probes
+COPY catalog ./catalog
+COPY migrations ./migrations
+
+USER advisor
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"ADVISOR_PORT\", \"8000\")}/healthz', timeout=4)" || exit 1
+
+# Migrations, then uvicorn (serve --migrate runs `db upgrade` first).
+CMD ["python", "-m", "app.cli", "serve", "--migrate"]

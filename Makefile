@@ -1,0 +1,49 @@
+# GPU Advisor: `make run` serves the app on SQLite, `make test` runs lint, types and the tests.
+# Both create the virtual environment on first use; nothing needs installing by hand.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck pytest venv dev-venv clean check-python
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
+
+$(BIN)/python: | check-python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Runtime install (the app and its CLI); re-run when pyproject.toml changes.
+$(VENV)/.runtime-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# Development install: tests, linters, JAX for the probes.
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.runtime-installed
+
+venv: $(VENV)/.runtime-installed
+dev-venv: $(VENV)/.dev-installed
+
+run: venv
+	$(BIN)/gpu-advisor db upgrade
+	$(BIN)/gpu-advisor serve --host $(HOST) --port $(PORT)
+
+lint: dev-venv
+	$(BIN)/ruff format --check app probes tests migrations
+	$(BIN)/ruff check app probes tests migrations
+
+typecheck: dev-venv
+	$(BIN)/mypy app probes
+
+pytest: dev-venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""JSON API routers: parse, call one service, return."""

@@ -1,0 +1,49 @@
+"""Configuration: one pydantic-settings class, read from ADVISOR_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every setting the service reads; the README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_prefix="ADVISOR_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'gpu_advisor.db'}",
+        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... in production.",
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token required by write endpoints (unset: writes refused).",
+    )
+    host: str = Field(default="127.0.0.1", description="Address uvicorn binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port uvicorn listens on.")
+    workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes.")
+    catalog_dir: Path = Field(
+        default=PROJECT_ROOT / "catalog", description="Folder holding the catalog YAML files."
+    )
+    sync_catalog_on_start: bool = Field(
+        default=True, description="Validate the catalog and sync it into the database at start-up."
+    )
+    probe_python: str = Field(
+        default="python3",
+        description="Python interpreter (with JAX installed) that runs `python -m probes`.",
+    )
+    probe_timeout_s: float = Field(
+        default=600.0, gt=0, le=86400, description="A probe run is killed after this many seconds."
+    )
+    log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests override with FastAPI dependency_overrides."""
+    return Settings()

@@ -1,0 +1,96 @@
+"""One error family carrying its HTTP status, and the handlers that render it as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class AdvisorError(Exception):
+    """Base of every error the service raises on purpose; rendered as {"error", "detail"}."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, detail: Any = None, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class NotFoundError(AdvisorError):
+    status_code = 404
+
+
+class ConflictError(AdvisorError):
+    status_code = 409
+
+
+class UnauthorizedError(AdvisorError):
+    status_code = 401
+
+
+class InvalidInputError(AdvisorError):
+    """Input that passed the schema but is still impossible (e.g. heads not dividing hidden)."""
+
+    status_code = 422
+
+
+class ServiceUnavailableError(AdvisorError):
+    status_code = 503
+
+
+class ProbeUnavailableError(ServiceUnavailableError):
+    pass
+
+
+class ProbeFailedError(AdvisorError):
+    status_code = 502
+
+
+class CatalogError(AdvisorError):
+    """The catalog files are invalid; raised at start-up, so the app refuses to start."""
+
+    status_code = 500
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def format_validation_errors(errors: list[dict[str, Any]]) -> str:
+    """One line per error: `query.vendor: Input should be 'nvidia', 'amd' or 'intel'`."""
+    return "; ".join(f"{_location(tuple(e.get('loc', ())))}: {e.get('msg', '')}" for e in errors)
+
+
+async def _advisor_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AdvisorError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(
+        {"error": exc.message, "detail": exc.detail}, status_code=exc.status_code, headers=headers
+    )
+
+
+async def _validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    return JSONResponse(
+        {
+            "error": "invalid request: " + format_validation_errors(list(exc.errors())),
+            "detail": errors,
+        },
+        status_code=422,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the one AdvisorError handler and the 422 renderer on the app."""
+    app.add_exception_handler(AdvisorError, _advisor_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error_handler)

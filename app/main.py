@@ -1,0 +1,84 @@
+"""The application factory: settings in, a FastAPI app out; nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from app import __version__
+from app.api.routes import gpus, health, models
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.services.catalog import load_catalog, sync_catalog_into
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+SWAGGER_DIR = "/static/vendor/swagger-ui"
+
+
+def _start(app: FastAPI, settings: Settings) -> None:
+    """Open the database and load the catalog; an invalid catalog raises and stops start-up."""
+    engine = make_engine(settings.database_url)
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    catalog = load_catalog(settings.catalog_dir)
+    if settings.sync_catalog_on_start:
+        sync_catalog_into(app.state.sessionmaker, catalog)
+    app.state.catalog = catalog
+    log.info(
+        "catalog %s loaded: %d GPUs, %d models",
+        catalog.version,
+        len(catalog.gpus),
+        len(catalog.models),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for these settings (the environment's when none are given)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_start, app, settings)
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="GPU Advisor",
+        version=__version__,
+        summary="Which GPU, how many, how long, how much money, and will it fit.",
+        lifespan=lifespan,
+        docs_url=None,  # served below from local assets: the default loads Swagger UI from a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.catalog = None
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="GPU Advisor API",
+            swagger_js_url=f"{SWAGGER_DIR}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_DIR}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_DIR}/favicon-32x32.png",
+        )
+
+    app.include_router(health.router)
+    app.include_router(gpus.router)
+    app.include_router(models.router)
+    return app

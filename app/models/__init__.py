@@ -1,0 +1,5 @@
+"""SQLAlchemy 2 tables; importing this package registers every table on Base.metadata."""
+
+from app.models.catalog import CatalogVersion, Gpu, GpuSource, Price
+
+__all__ = ["CatalogVersion", "Gpu", "GpuSource", "Price"]

@@ -1,0 +1,1 @@
+"""Pydantic schemas: catalog files as written on disk, and API requests/responses."""

@@ -1,0 +1,1 @@
+"""JAX probe workloads (standalone: never imported by the web process)."""
