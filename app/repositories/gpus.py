@@ -101,8 +101,9 @@ def count(session: Session) -> int:
 
 
 def content_hashes(session: Session) -> dict[str, str]:
-    rows = session.execute(select(Gpu.id, Gpu.content_sha256)).tuples()
-    return dict(rows.all())
+    return {
+        gpu_id: digest for gpu_id, digest in session.execute(select(Gpu.id, Gpu.content_sha256))
+    }  # noqa: C416
 
 
 def add(session: Session, gpu: Gpu) -> None:

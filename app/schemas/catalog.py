@@ -138,13 +138,13 @@ class CatalogGpu(_Strict):
     architecture: str = Field(min_length=2)
     segment: Segment
     form_factor: Literal["sxm", "pcie", "oam", "nvl-pair", "superchip", "card", "mezzanine"]
-    release_date: PartialDate
+    release_date: PartialDate | None = None
     memory_gb: PositiveFloat
     memory_type: str = Field(min_length=3)
     memory_bus_width_bits: int | None = Field(default=None, gt=0)
     memory_bandwidth_gb_s: PositiveFloat
     peak_tflops: PeakTflops
-    tdp_w: PositiveFloat
+    tdp_w: PositiveFloat | None = None
     pcie_gen: int | None = Field(default=None, ge=1, le=7)
     interconnect: Interconnect | None = None
     launch_price_usd: PositiveFloat | None = None
@@ -205,4 +205,4 @@ class CatalogModel(BaseModel):
     published_parameters_note: str | None = None
     architecture: dict[str, Any]
     sources: list[SourceRef] = Field(min_length=1)
-    notes: list[FieldNote] | list[str] = []
+    note: str | None = None

@@ -87,11 +87,11 @@ class GpuRead(BaseModel):
     segment: Segment
     architecture: str
     form_factor: str
-    release_date: str
+    release_date: str | None = None
     memory_gb: float = Field(description="Device memory, GB (10^9 bytes) as marketed.")
     memory_type: str
     memory_bandwidth_gb_s: float
-    tdp_w: float
+    tdp_w: float | None = Field(None, description="Board power, W (None where unpublished).")
     peak_tflops: PeakTflops
     pcie_gen: int | None = None
     interconnect: InterconnectRead | None = None
