@@ -101,9 +101,8 @@ def count(session: Session) -> int:
 
 
 def content_hashes(session: Session) -> dict[str, str]:
-    return {
-        gpu_id: digest for gpu_id, digest in session.execute(select(Gpu.id, Gpu.content_sha256))
-    }  # noqa: C416
+    rows = session.execute(select(Gpu.id, Gpu.content_sha256)).all()
+    return {row[0]: row[1] for row in rows}
 
 
 def add(session: Session, gpu: Gpu) -> None:

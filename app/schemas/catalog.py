@@ -206,3 +206,41 @@ class CatalogModel(BaseModel):
     architecture: dict[str, Any]
     sources: list[SourceRef] = Field(min_length=1)
     note: str | None = None
+
+
+class _Measurement(BaseModel):
+    """A published micro-benchmark result (catalog/efficiency.yaml); extra keys keep context."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    gpu: str = Field(min_length=2)
+    applies_to: list[str] = []
+    source: SourceRef
+
+    def covers(self, gpu_id: str) -> bool:
+        return self.gpu == gpu_id or gpu_id in self.applies_to
+
+
+class MatmulMeasurement(_Measurement):
+    dtype: str
+    achieved_tflops: PositiveFloat
+
+
+class BandwidthMeasurement(_Measurement):
+    achieved_gb_s: PositiveFloat
+    kernel: str
+
+
+class InterconnectMeasurement(_Measurement):
+    collective: str
+    bus_bandwidth_gb_s: PositiveFloat | None = None
+
+
+class EfficiencyData(BaseModel):
+    """catalog/efficiency.yaml: achievable matmul, bandwidth and collective measurements."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    matmul: list[MatmulMeasurement] = []
+    bandwidth: list[BandwidthMeasurement] = []
+    interconnect: list[InterconnectMeasurement] = []

@@ -18,7 +18,15 @@ from app.errors import CatalogError
 from app.models import Gpu, GpuSource, Price
 from app.repositories import catalog_versions as versions_repo
 from app.repositories import gpus as gpus_repo
-from app.schemas.catalog import CatalogGpu, CatalogModel, CatalogPrice
+from app.schemas.catalog import (
+    BandwidthMeasurement,
+    CatalogGpu,
+    CatalogModel,
+    CatalogPrice,
+    EfficiencyData,
+    InterconnectMeasurement,
+    MatmulMeasurement,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +35,7 @@ M = TypeVar("M", bound=BaseModel)
 GPU_GLOB = "gpus/*.yaml"
 PRICES_FILE = "prices.yaml"
 MODELS_FILE = "models.yaml"
+EFFICIENCY_FILE = "efficiency.yaml"
 
 # The C loader (libyaml) is ~10x faster; PyYAML falls back to the Python one where it is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -41,12 +50,16 @@ class LoadedCatalog:
     prices: tuple[CatalogPrice, ...]
     models: tuple[CatalogModel, ...]
     gpu_files: dict[str, str] = field(default_factory=dict)
+    efficiency: EfficiencyData = field(default_factory=EfficiencyData)
 
     def gpu(self, gpu_id: str) -> CatalogGpu | None:
         return next((g for g in self.gpus if g.id == gpu_id), None)
 
     def prices_for(self, gpu_id: str) -> list[CatalogPrice]:
         return [p for p in self.prices if p.gpu == gpu_id]
+
+    def model(self, model_id: str) -> CatalogModel | None:
+        return next((m for m in self.models if m.id == model_id), None)
 
 
 def _display(path: Path, catalog_dir: Path) -> str:
@@ -145,12 +158,37 @@ def load_catalog(catalog_dir: Path) -> LoadedCatalog:
                 raise CatalogError(f"{shown}: record ({model.id}): field 'id': duplicate")
             seen.add(model.id)
 
+    efficiency = EfficiencyData()
+    efficiency_path = catalog_dir / EFFICIENCY_FILE
+    if efficiency_path.exists():
+        shown = _display(efficiency_path, catalog_dir)
+        digest.update(shown.encode() + b"\0" + efficiency_path.read_bytes())
+        data = _read_yaml(efficiency_path, shown)
+        if not isinstance(data, dict):
+            raise CatalogError(
+                f"{shown}: expected a mapping with matmul/bandwidth/interconnect lists"
+            )
+        efficiency = EfficiencyData(
+            matmul=_validate(
+                MatmulMeasurement, list(data.get("matmul") or []), f"{shown} [matmul]"
+            ),
+            bandwidth=_validate(
+                BandwidthMeasurement, list(data.get("bandwidth") or []), f"{shown} [bandwidth]"
+            ),
+            interconnect=_validate(
+                InterconnectMeasurement,
+                list(data.get("interconnect") or []),
+                f"{shown} [interconnect]",
+            ),
+        )
+
     return LoadedCatalog(
         version=digest.hexdigest()[:16],
         gpus=tuple(gpus),
         prices=tuple(prices),
         models=tuple(models),
         gpu_files=gpu_files,
+        efficiency=efficiency,
     )
 
 

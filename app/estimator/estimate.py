@@ -1,0 +1,461 @@
+"""One model + workload on one hardware choice: memory, fit, time, cost, energy, and their basis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from app.estimator.cost import DEFAULT_GRID_KG_CO2_PER_KWH, Pricing, co2_kg, energy_kwh, gpu_hours
+from app.estimator.flops import model_ops, training_flops
+from app.estimator.hardware import Efficiency, GpuSpec
+from app.estimator.memory import (
+    Layout,
+    MemoryBreakdown,
+    activation_bytes_per_element,
+    memory_per_gpu,
+)
+from app.estimator.model import (
+    Architecture,
+    TransformerShape,
+    active_parameter_count,
+    parameter_count,
+)
+from app.estimator.result import (
+    ComputeResult,
+    CostResult,
+    EnergyResult,
+    ErrorBand,
+    Estimate,
+    HardwareEcho,
+    InferenceResult,
+    MemoryBytes,
+    MemoryResult,
+    ModelCounts,
+    TimeResult,
+)
+from app.estimator.timing import inference_time, model_flops_per_token, training_step_time
+from app.estimator.units import GB
+from app.estimator.workload import Checkpointing, Optimizer, Parallelism, Task, Workload
+
+MAX_SEARCH_GPUS = 4096
+MAX_SEARCH_MICRO_BATCH = 65_536
+
+
+class EstimateInputError(ValueError):
+    """An impossible combination of inputs; `field` names the offending input."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """A model to estimate: its shape and what was assumed to get it."""
+
+    label: str
+    shape: TransformerShape
+    shape_assumed: bool = False
+    assumptions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EstimateContext:
+    """Everything besides model and workload: the GPU, its efficiency, price and error band."""
+
+    gpu: GpuSpec
+    count: int
+    efficiency: Efficiency
+    pricing: Pricing | None = None
+    error_band: ErrorBand = field(default_factory=lambda: ErrorBand(time_pct=15, memory_pct=10))
+    grid_kg_co2_per_kwh: float = DEFAULT_GRID_KG_CO2_PER_KWH
+
+
+def make_layout(shape: TransformerShape, count: int, parallelism: Parallelism) -> Layout:
+    """Check the parallel layout against the model and GPU count."""
+    t, p = parallelism.tensor, parallelism.pipeline
+    if count % (t * p):
+        raise EstimateInputError(
+            "workload.parallelism",
+            f"tensor x pipeline ({t} x {p} = {t * p}) must divide hardware.count ({count})",
+        )
+    if shape.heads % t:
+        raise EstimateInputError(
+            "workload.parallelism.tensor",
+            f"tensor parallel degree ({t}) must divide the attention heads ({shape.heads})",
+        )
+    if p > shape.total_layers:
+        raise EstimateInputError(
+            "workload.parallelism.pipeline",
+            f"pipeline stages ({p}) cannot exceed the layers ({shape.total_layers})",
+        )
+    return Layout(count=count, tensor=t, pipeline=p, zero_stage=parallelism.zero_stage)
+
+
+def _fits(shape: TransformerShape, workload: Workload, layout: Layout, capacity: float) -> bool:
+    return memory_per_gpu(shape, workload, layout).total <= capacity
+
+
+def _with_batch(workload: Workload, batch: int) -> Workload:
+    if workload.task is Task.inference:
+        inference = workload.inference_config.model_copy(update={"batch": batch})
+        return workload.model_copy(update={"inference": inference})
+    return workload.model_copy(update={"micro_batch": batch, "global_batch": None})
+
+
+def max_batch_that_fits(
+    shape: TransformerShape, workload: Workload, layout: Layout, capacity: float
+) -> int:
+    """Largest micro-batch (inference: batch) whose memory fits; memory grows with it."""
+    if not _fits(shape, _with_batch(workload, 1), layout, capacity):
+        return 0
+    low, high = 1, 2
+    while high <= MAX_SEARCH_MICRO_BATCH and _fits(
+        shape, _with_batch(workload, high), layout, capacity
+    ):
+        low, high = high, high * 2
+    high = min(high, MAX_SEARCH_MICRO_BATCH + 1)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if _fits(shape, _with_batch(workload, mid), layout, capacity):
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def min_gpus_that_fit(
+    shape: TransformerShape, workload: Workload, layout: Layout, capacity: float
+) -> int | None:
+    """Fewest GPUs that fit: training adds data-parallel ranks with ZeRO-3 (FSDP) sharding;
+    inference adds tensor-parallel ranks (a power of two dividing the heads)."""
+    if workload.task is Task.inference:
+        t = 1
+        while t <= MAX_SEARCH_GPUS and shape.heads % t == 0:
+            trial = Layout(
+                count=t * layout.pipeline, tensor=t, pipeline=layout.pipeline, zero_stage=0
+            )
+            if _fits(shape, workload, trial, capacity):
+                return trial.count
+            t *= 2
+        return None
+    base = layout.tensor * layout.pipeline
+    data = 1
+    while base * data <= MAX_SEARCH_GPUS:
+        trial = Layout(
+            count=base * data,
+            tensor=layout.tensor,
+            pipeline=layout.pipeline,
+            zero_stage=3 if data > 1 else layout.zero_stage,
+        )
+        if _fits(shape, workload, trial, capacity):
+            return trial.count
+        data *= 2
+    return None
+
+
+def _memory_result(
+    shape: TransformerShape,
+    workload: Workload,
+    layout: Layout,
+    gpu: GpuSpec,
+    breakdown: MemoryBreakdown,
+) -> MemoryResult:
+    capacity = gpu.memory_capacity_bytes
+    return MemoryResult(
+        per_gpu_bytes=MemoryBytes(
+            weights=breakdown.weights,
+            gradients=breakdown.gradients,
+            optimizer_states=breakdown.optimizer_states,
+            activations=breakdown.activations,
+            kv_cache=breakdown.kv_cache,
+            overhead=breakdown.overhead,
+        ),
+        total_per_gpu_gb=breakdown.total / GB,
+        capacity_gb=capacity / GB,
+        fits=breakdown.total <= capacity,
+        max_micro_batch=max_batch_that_fits(shape, workload, layout, capacity),
+        min_gpus_to_fit=min_gpus_that_fit(shape, workload, layout, capacity),
+    )
+
+
+def _suggestions(
+    shape: TransformerShape, workload: Workload, layout: Layout, gpu: GpuSpec
+) -> list[str]:
+    """What would make a job that does not fit fit, each with the memory it would need."""
+    capacity = gpu.memory_capacity_bytes
+    out: list[str] = []
+
+    def need(w: Workload, lay: Layout) -> float:
+        return memory_per_gpu(shape, w, lay).total / GB
+
+    if workload.is_training:
+        if workload.activation_checkpointing is not Checkpointing.full:
+            w = workload.model_copy(update={"activation_checkpointing": Checkpointing.full})
+            out.append(
+                f"with full activation checkpointing it needs {need(w, layout):.1f} GB per GPU"
+            )
+        if layout.data > 1 and layout.zero_stage < 3:
+            out.append(
+                f"with ZeRO-3 / FSDP it needs {need(workload, replace(layout, zero_stage=3)):.1f} GB per GPU"
+            )
+        if (
+            workload.task in (Task.pretrain, Task.finetune)
+            and workload.optimizer is Optimizer.adamw
+        ):
+            w = workload.model_copy(update={"optimizer": Optimizer.adamw_8bit})
+            out.append(f"with 8-bit AdamW it needs {need(w, layout):.1f} GB per GPU")
+        if workload.task is Task.finetune:
+            for task in (Task.lora, Task.qlora):
+                w = workload.model_copy(update={"task": task})
+                out.append(f"as {task.value.upper()} it needs {need(w, layout):.1f} GB per GPU")
+        if workload.micro_batch > 1:
+            w = workload.model_copy(
+                update={"micro_batch": 1, "global_batch": workload.global_batch}
+            )
+            out.append(
+                f"with micro_batch 1 (more gradient accumulation) it needs {need(w, layout):.1f} GB per GPU"
+            )
+    else:
+        inference = workload.inference_config
+        if (inference.weight_precision or workload.precision.value) in ("bf16", "fp16", "fp32"):
+            for fmt in ("int8", "int4"):
+                w = workload.model_copy(
+                    update={"inference": inference.model_copy(update={"weight_precision": fmt})}
+                )
+                out.append(f"with {fmt} weights it needs {need(w, layout):.1f} GB per GPU")
+        if inference.batch > 1:
+            w = _with_batch(workload, 1)
+            out.append(f"with batch 1 it needs {need(w, layout):.1f} GB per GPU")
+    minimum = min_gpus_that_fit(shape, workload, layout, capacity)
+    if minimum is not None and minimum > layout.count:
+        how = "tensor parallelism" if workload.task is Task.inference else "ZeRO-3 / FSDP"
+        out.append(f"{minimum} GPUs with {how} fit it")
+    return out
+
+
+def _total_tokens(workload: Workload, shape: TransformerShape) -> tuple[float | None, str | None]:
+    if workload.tokens is not None:
+        return workload.tokens, None
+    if workload.samples is not None:
+        epochs = workload.epochs or 1.0
+        seq = (
+            shape.patches + 1
+            if shape.architecture is Architecture.vision_transformer
+            else workload.seq_len
+        )
+        return (
+            workload.samples * epochs * seq,
+            f"tokens = samples x epochs x {seq} tokens per sample",
+        )
+    return None, None
+
+
+def estimate(model: ModelDescription, workload: Workload, ctx: EstimateContext) -> Estimate:
+    """Memory per GPU, fit, step and total time, cost and energy for this job on these GPUs."""
+    shape, gpu, eff = model.shape, ctx.gpu, ctx.efficiency
+    layout = make_layout(shape, ctx.count, workload.parallelism)
+    if workload.global_batch is not None and workload.global_batch % (
+        workload.micro_batch * layout.data
+    ):
+        raise EstimateInputError(
+            "workload.global_batch",
+            f"global_batch ({workload.global_batch}) must be a multiple of micro_batch x data-parallel "
+            f"ranks ({workload.micro_batch} x {layout.data})",
+        )
+    assumptions = list(model.assumptions)
+    warnings = list(model.warnings)
+    precision = workload.precision.value
+    _, used_precision = gpu.peak_flops(precision)
+    if used_precision != precision:
+        warnings.append(
+            f"{gpu.name} has no {precision} matrix throughput in its datasheet; estimated at its "
+            f"{used_precision} rate"
+        )
+    if shape.max_position_embeddings and workload.seq_len > shape.max_position_embeddings:
+        warnings.append(
+            f"seq_len {workload.seq_len} exceeds the model's {shape.max_position_embeddings} positions"
+        )
+
+    breakdown = memory_per_gpu(shape, workload, layout)
+    memory = _memory_result(shape, workload, layout, gpu, breakdown)
+    suggestions: list[str] = []
+    if not memory.fits:
+        warnings.append(
+            f"does not fit: {memory.total_per_gpu_gb:.1f} GB > {memory.capacity_gb:.1f} GB per GPU"
+        )
+        suggestions = _suggestions(shape, workload, layout, gpu)
+    elif memory.total_per_gpu_gb > 0.9 * memory.capacity_gb:
+        warnings.append(
+            f"tight: {memory.total_per_gpu_gb:.1f} GB of {memory.capacity_gb:.1f} GB; fragmentation may "
+            "cause out-of-memory errors"
+        )
+
+    peak, _ = gpu.peak_flops(precision)
+    params = float(parameter_count(shape))
+    inference_result: InferenceResult | None = None
+    if workload.task is Task.inference:
+        inf = workload.inference_config
+        it = inference_time(shape, workload, layout, gpu, eff)
+        replicas = max(1, layout.count // (layout.tensor * layout.pipeline))
+        per_sequence = 1.0 / it.decode_step_s
+        decode_tps = inf.batch * per_sequence * replicas
+        inference_result = InferenceResult(
+            time_to_first_token_s=it.prefill_s,
+            decode_tokens_per_second=decode_tps,
+            decode_tokens_per_second_per_sequence=per_sequence,
+            replicas=replicas,
+        )
+        request_s = it.prefill_s + inf.output_tokens * it.decode_step_s
+        if workload.tokens is not None:
+            total_s = workload.tokens / decode_tps
+            assumptions.append(
+                "total time = tokens / decode throughput (prefill amortized into batches)"
+            )
+        else:
+            total_s = request_s
+            assumptions.append("total time is one batch: prefill + output_tokens decode steps")
+        flops_per_token = 2.0 * active_parameter_count(shape)
+        total_flops = flops_per_token * (
+            workload.tokens or inf.batch * (inf.prompt_tokens + inf.output_tokens)
+        )
+        tokens_per_s = decode_tps
+        mfu = flops_per_token * decode_tps / (layout.count * peak)
+        step_s = it.decode_step_s
+        breakdown_s = {
+            "prefill_s": it.prefill_s,
+            "decode_step_s": it.decode_step_s,
+            "decode_compute_s": it.decode.compute_s,
+            "decode_memory_s": it.decode.memory_s,
+            "decode_communication_s": it.decode.communication_s,
+        }
+        phase = it.decode
+        steps = float(inf.output_tokens)
+        trainable = 0.0
+    else:
+        tt = training_step_time(shape, workload, layout, gpu, eff)
+        seq = (
+            shape.patches + 1
+            if shape.architecture is Architecture.vision_transformer
+            else workload.seq_len
+        )
+        tokens_per_step = tt.global_batch * seq
+        tokens_per_s = tokens_per_step / tt.step_s
+        total_tokens, how = _total_tokens(workload, shape)
+        if how:
+            assumptions.append(how)
+        if total_tokens is None:
+            warnings.append("no tokens or samples given: totals are for one optimizer step")
+            total_tokens = float(tokens_per_step)
+        steps = total_tokens / tokens_per_step
+        total_s = steps * tt.step_s
+        ops = model_ops(
+            shape,
+            batch=1,
+            seq_len=seq,
+            act_bytes=activation_bytes_per_element(workload.precision),
+            weight_bytes=2,
+            flash=workload.flash_attention,
+        )
+        flops_per_token = training_flops(ops, workload.activation_checkpointing.value) / seq
+        total_flops = flops_per_token * total_tokens
+        mfu = model_flops_per_token(shape, seq) * tokens_per_s / (layout.count * peak)
+        step_s = tt.step_s
+        breakdown_s = {
+            "forward_s": tt.forward_s * tt.micro_batches,
+            "backward_s": tt.backward_s * tt.micro_batches,
+            "recompute_s": tt.recompute_s * tt.micro_batches,
+            "tensor_parallel_comm_s": tt.tensor_comm_s * tt.micro_batches,
+            "data_parallel_comm_exposed_s": tt.data_comm_exposed_s,
+            "pipeline_bubble_s": tt.pipeline_bubble_s,
+            "optimizer_s": tt.optimizer_s,
+        }
+        phase = tt.breakdown
+        trainable = breakdown.trainable_parameters
+        if workload.global_batch is None:
+            assumptions.append(
+                f"global_batch = micro_batch x data-parallel ranks = {tt.global_batch} (no gradient accumulation)"
+            )
+
+    hours = gpu_hours(layout.count, total_s)
+    price = ctx.pricing
+    cost = CostResult(
+        gpu_hours=hours,
+        usd=hours * price.usd_per_gpu_hour if price else None,
+        price_per_gpu_hour_usd=price.usd_per_gpu_hour if price else None,
+        price_source=price.source if price else None,
+    )
+    if price is None:
+        warnings.append(f"no price in the catalog for {gpu.name}: cost not estimated")
+    kwh = energy_kwh(layout.count, gpu.tdp_w, total_s)
+    if not memory.fits:
+        bottleneck = "memory_capacity"
+    else:
+        parts = {
+            "compute": phase.compute_s,
+            "memory_bandwidth": phase.memory_s,
+            "communication": phase.communication_s,
+        }
+        bottleneck = max(parts, key=lambda k: parts[k])
+    assumptions += [
+        f"efficiency: {eff.source} (matmul {eff.matmul_fraction:.0%} of dense peak, memory "
+        f"bandwidth {eff.bandwidth_fraction:.0%}, attention {eff.attention_fraction:.0%}, "
+        f"{eff.overhead_s * 1e6:.0f} us per kernel)",
+        f"{gpu.name}: {peak / 1e12:,.1f} dense TFLOP/s ({used_precision}), "
+        f"{gpu.memory_bandwidth_gb_s:,.0f} GB/s, {gpu.memory_gb:g} GiB (capacity {memory.capacity_gb:.1f} GB)",
+        f"layout: {layout.data} data x {layout.tensor} tensor x {layout.pipeline} pipeline, ZeRO stage {layout.zero_stage}",
+        f"links: {gpu.intra_node_link_gb_s(min(layout.count, 8)):.0f} GB/s per direction inside a node, "
+        f"{gpu.inter_node_link_gb_s:.1f} GB/s per GPU between nodes",
+        f"energy: board power {gpu.tdp_w:g} W at full load; CO2 at {ctx.grid_kg_co2_per_kwh} kg/kWh",
+    ]
+    if workload.is_training:
+        assumptions.append(
+            "activations in "
+            + ("fp32" if activation_bytes_per_element(workload.precision) == 4 else "16-bit")
+            + (", flash attention" if workload.flash_attention else ", unfused attention")
+            + f", checkpointing {workload.activation_checkpointing.value}, no dropout"
+        )
+    return Estimate(
+        model=ModelCounts(
+            parameters=params,
+            trainable_parameters=trainable,
+            active_parameters=float(active_parameter_count(shape)),
+            shape_assumed=model.shape_assumed,
+        ),
+        hardware=HardwareEcho(
+            gpu=gpu.id,
+            name=gpu.name,
+            count=layout.count,
+            layout={
+                "data": layout.data,
+                "tensor": layout.tensor,
+                "pipeline": layout.pipeline,
+                "zero_stage": layout.zero_stage,
+            },
+        ),
+        memory=memory,
+        compute=ComputeResult(flops_per_token=flops_per_token, total_flops=total_flops),
+        time=TimeResult(
+            step_seconds=step_s,
+            total_seconds=total_s,
+            tokens_per_second=tokens_per_s,
+            per_gpu_tokens_per_second=tokens_per_s / layout.count,
+            mfu=mfu,
+            efficiency_source=eff.source,
+            steps=steps,
+            breakdown_seconds=breakdown_s,
+        ),
+        inference=inference_result,
+        cost=cost,
+        energy=EnergyResult(
+            kwh=kwh,
+            co2_kg=co2_kg(kwh, ctx.grid_kg_co2_per_kwh),
+            grid_kg_co2_per_kwh=ctx.grid_kg_co2_per_kwh,
+        ),
+        bottleneck=bottleneck,
+        error_band=ctx.error_band,
+        assumptions=assumptions,
+        warnings=warnings,
+        suggestions=suggestions,
+    )

@@ -1,0 +1,165 @@
+"""The hardware side of an estimate: a GPU's peak figures, and how much of them is achievable.
+
+`GpuSpec` carries catalog figures (dense peaks, memory, bandwidth, links, power). `Efficiency`
+says what fraction of those peaks real kernels reach, and how that depends on an op's size;
+it comes from probe measurements of the GPU model when there are some, else from published
+micro-benchmarks (catalog/efficiency.yaml), else from the vendor-wide defaults below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.estimator.units import GB, GIB, TERA
+
+# PCIe x16 bandwidth per direction, GB/s, by generation (PCI-SIG: 8, 16, 32, 64 GT/s per lane
+# for gen 3-6, 128b/130b encoding; gen 6 uses FLIT mode at the same nominal rate).
+PCIE_X16_GB_S = {1: 4.0, 2: 8.0, 3: 15.75, 4: 31.5, 5: 63.0, 6: 121.0, 7: 242.0}
+
+# Scale-out (inter-node) network bandwidth per GPU, GB/s per direction, as the reference
+# systems ship: DGX H100/H200/B200 have one 400 Gb/s ConnectX-7 port per GPU (NVIDIA DGX H100
+# and DGX B200 datasheets); DGX A100 one 200 Gb/s HDR port per GPU (DGX A100 datasheet).
+# Anything else is assumed to have 100 Gb/s per GPU and the answer says so.
+SCALE_OUT_GB_S_BY_ARCHITECTURE = {
+    "Blackwell": 50.0,
+    "Blackwell Ultra": 50.0,
+    "Hopper": 50.0,
+    "Ampere": 25.0,
+}
+DEFAULT_SCALE_OUT_GB_S = 12.5
+GPUS_PER_NODE = 8  # HGX/DGX, OAM (MI300X platform), Gaudi HLS: eight accelerators per node
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """One GPU model's datasheet figures (dense peaks in TFLOP/s, bytes in GB = 10^9)."""
+
+    id: str
+    name: str
+    vendor: str
+    architecture: str
+    segment: str
+    memory_gb: float
+    memory_bandwidth_gb_s: float
+    peak_tflops: dict[str, float | None]
+    tdp_w: float
+    platform: str
+    interconnect_type: str | None = None
+    interconnect_bandwidth_gb_s: float | None = None
+    pcie_gen: int | None = None
+    scale_out_gb_s: float | None = None
+
+    @property
+    def memory_capacity_bytes(self) -> float:
+        """Device memory. Vendors' "80GB" means 80 GiB (e.g. an H100 80GB reports 81,559 MiB
+        total in nvidia-smi, of which the driver reserves a little), so capacity is taken as
+        memory_gb GiB."""
+        return self.memory_gb * GIB
+
+    def peak_flops(self, precision: str) -> tuple[float, str]:
+        """Dense peak FLOP/s for matrix math in `precision`, and the precision actually used
+        (falling back when the chip lacks it: fp8 -> bf16/fp16, tf32 -> fp32, bf16 -> fp16)."""
+        fallbacks = {
+            "fp8": ("fp8", "bf16", "fp16", "fp32"),
+            "bf16": ("bf16", "fp16", "fp32"),
+            "fp16": ("fp16", "bf16", "fp32"),
+            "tf32": ("tf32", "fp32"),
+            "fp32": ("fp32",),
+        }[precision]
+        for candidate in fallbacks:
+            value = self.peak_tflops.get(candidate)
+            if value:
+                return value * TERA, candidate
+        raise ValueError(f"{self.id} has no throughput figure for {precision}")
+
+    @property
+    def bandwidth_bytes_s(self) -> float:
+        return self.memory_bandwidth_gb_s * GB
+
+    @property
+    def pcie_gb_s(self) -> float:
+        return PCIE_X16_GB_S.get(self.pcie_gen or 3, PCIE_X16_GB_S[3])
+
+    def intra_node_link_gb_s(self, group: int = GPUS_PER_NODE) -> float:
+        """Per-direction GPU-to-GPU bandwidth for a group of `group` GPUs in one node: the
+        scale-up link (the catalog gives it bidirectional, so half of it), else PCIe x16 of the
+        card's generation. An NVLink bridge joins pairs only; larger groups meet on PCIe."""
+        link = self.interconnect_bandwidth_gb_s
+        kind = self.interconnect_type
+        if not link or kind in (None, "pcie"):
+            return self.pcie_gb_s
+        if kind == "nvlink-bridge" and group > 2:
+            return self.pcie_gb_s
+        return link / 2
+
+    @property
+    def inter_node_link_gb_s(self) -> float:
+        if self.scale_out_gb_s:
+            return self.scale_out_gb_s
+        if self.segment == "datacenter":
+            return SCALE_OUT_GB_S_BY_ARCHITECTURE.get(self.architecture, DEFAULT_SCALE_OUT_GB_S)
+        return DEFAULT_SCALE_OUT_GB_S
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Achievable fractions of peak, and fixed per-kernel times, for one GPU and precision.
+
+    A kernel of F FLOPs moving B bytes takes
+        t = overhead_s + max(F / (peak x matmul_fraction), B / (bandwidth x bandwidth_fraction))
+    (a roofline, Williams et al. 2009, plus a fixed launch/ramp time): small ops reach a small
+    share of peak, large ones approach `matmul_fraction`, as measured matmul size sweeps show.
+    """
+
+    matmul_fraction: float  # of the dense matrix peak, for large matmuls
+    bandwidth_fraction: float  # of the datasheet memory bandwidth
+    attention_fraction: float  # of the dense matrix peak, for fused attention
+    overhead_s: float
+    allreduce_fraction: float
+    source: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "matmul_fraction",
+            "bandwidth_fraction",
+            "attention_fraction",
+            "allreduce_fraction",
+        ):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {value}")
+
+
+# Defaults when neither probes nor published micro-benchmarks cover a GPU. Matmul fractions are
+# the medians of the best-shape BF16 GEMM results in catalog/efficiency.yaml by vendor (Stas
+# Bekman's MAMF table: NVIDIA A100/H100/B200 0.73-0.87; AMD MI300X/MI325X/MI355X 0.51-0.68);
+# bandwidth from BabelStream triad results (A100 1.70 of 2.04 TB/s, H100 2.97 of 3.35,
+# MI300X 4.09 of 5.3: 0.77-0.89); all-reduce bus bandwidth of 8-GPU NVLink nodes in nccl-tests
+# (A100 232 of 300 GB/s per direction, 0.77); flash attention reaches 50-73% of A100 peak in
+# the forward pass and somewhat less in the backward (Dao 2023, "FlashAttention-2", fig. 5-6),
+# so 0.6 of peak over both.
+VENDOR_DEFAULTS: dict[str, dict[str, float]] = {
+    "nvidia": {"matmul": 0.80, "bandwidth": 0.85, "attention": 0.60, "allreduce": 0.77},
+    "amd": {"matmul": 0.60, "bandwidth": 0.77, "attention": 0.60, "allreduce": 0.70},
+    "intel": {"matmul": 0.70, "bandwidth": 0.80, "attention": 0.60, "allreduce": 0.70},
+}
+# Fixed time per kernel: launch plus ramp-up/tail. Fitted to published size sweeps: H100 FP8 at
+# M=N=K=1024 reaches ~ 280 TFLOP/s against ~ 1,500 TFLOP/s at large sizes (Azure AI benchmarking
+# guide, in catalog/efficiency.yaml) -> 2.15 GFLOP in 7.7 us = 1.4 us of math + ~ 6 us fixed.
+DEFAULT_KERNEL_OVERHEAD_S = 6e-6
+
+
+def default_efficiency(
+    gpu: GpuSpec, *, matmul_fraction: float | None = None, source: str | None = None
+) -> Efficiency:
+    """Vendor defaults, optionally with a published matmul fraction for this GPU."""
+    defaults = VENDOR_DEFAULTS.get(gpu.vendor, VENDOR_DEFAULTS["nvidia"])
+    return Efficiency(
+        matmul_fraction=min(1.0, matmul_fraction or defaults["matmul"]),
+        bandwidth_fraction=defaults["bandwidth"],
+        attention_fraction=defaults["attention"],
+        overhead_s=DEFAULT_KERNEL_OVERHEAD_S,
+        allreduce_fraction=defaults["allreduce"],
+        source=source or f"default:{gpu.vendor} median of published GEMM/stream benchmarks",
+    )

@@ -1,0 +1,108 @@
+"""The estimate as the API returns it (field names are the v1 contract of design.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ModelCounts(BaseModel):
+    parameters: float
+    trainable_parameters: float
+    active_parameters: float | None = Field(None, description="Per token (MoE); else = parameters.")
+    shape_assumed: bool = False
+
+
+class MemoryBytes(BaseModel):
+    weights: float
+    gradients: float
+    optimizer_states: float
+    activations: float
+    kv_cache: float
+    overhead: float
+
+
+class MemoryResult(BaseModel):
+    per_gpu_bytes: MemoryBytes
+    total_per_gpu_gb: float
+    capacity_gb: float
+    fits: bool
+    max_micro_batch: int = Field(
+        description="Largest micro-batch (inference: batch) that fits; 0 if none."
+    )
+    min_gpus_to_fit: int | None = Field(
+        None,
+        description="Fewest GPUs (same parallel layout, ZeRO-3 sharding) that fit; None if none up to 4096.",
+    )
+
+
+class ComputeResult(BaseModel):
+    flops_per_token: float = Field(
+        description="Training: forward + backward (+ recompute) per token."
+    )
+    total_flops: float
+
+
+class TimeResult(BaseModel):
+    step_seconds: float
+    total_seconds: float
+    tokens_per_second: float
+    per_gpu_tokens_per_second: float
+    mfu: float = Field(description="Model FLOPs utilization: model FLOP/s / (GPUs x dense peak).")
+    efficiency_source: str
+    steps: float | None = None
+    breakdown_seconds: dict[str, float] = Field(default_factory=dict)
+
+
+class InferenceResult(BaseModel):
+    time_to_first_token_s: float
+    decode_tokens_per_second: float = Field(
+        description="All sequences of the batch, per replica set."
+    )
+    decode_tokens_per_second_per_sequence: float
+    replicas: int
+
+
+class CostResult(BaseModel):
+    gpu_hours: float
+    usd: float | None
+    price_per_gpu_hour_usd: float | None
+    price_source: str | None
+
+
+class EnergyResult(BaseModel):
+    kwh: float
+    co2_kg: float
+    grid_kg_co2_per_kwh: float
+
+
+class ErrorBand(BaseModel):
+    time_pct: float
+    memory_pct: float
+    basis: str = ""
+
+
+class HardwareEcho(BaseModel):
+    gpu: str
+    name: str
+    count: int
+    layout: dict[str, int]
+
+
+class Estimate(BaseModel):
+    model: ModelCounts
+    hardware: HardwareEcho
+    memory: MemoryResult
+    compute: ComputeResult
+    time: TimeResult
+    inference: InferenceResult | None = None
+    cost: CostResult
+    energy: EnergyResult
+    bottleneck: Literal["compute", "memory_bandwidth", "communication", "memory_capacity"]
+    error_band: ErrorBand
+    assumptions: list[str]
+    warnings: list[str]
+    suggestions: list[str] = Field(
+        default_factory=list, description="Changes that would make it fit."
+    )

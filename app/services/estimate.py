@@ -1,0 +1,259 @@
+"""Estimate use case: resolve the model, the GPU, its efficiency and price, then call the
+estimator."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.errors import InvalidInputError, NotFoundError
+from app.estimator.cost import Pricing, amortized_price
+from app.estimator.estimate import EstimateContext, EstimateInputError, ModelDescription, estimate
+from app.estimator.hardware import Efficiency, GpuSpec, default_efficiency
+from app.estimator.hf_config import HfConfigError, shape_from_hf_config
+from app.estimator.model import (
+    ASSUMED_ASPECT_RATIO,
+    parameter_count,
+    shape_for_parameter_count,
+    shape_from_preset_architecture,
+)
+from app.estimator.result import ErrorBand, Estimate
+from app.estimator.workload import Workload
+from app.schemas.catalog import CatalogGpu, CatalogPrice, PriceKind
+from app.schemas.estimate import EstimateRequest, HardwareInput, ModelInput
+from app.services.catalog import LoadedCatalog
+
+TRANSFORMER_KINDS = {"decoder", "encoder", "encoder-decoder", "vision-transformer"}
+
+
+@dataclass(frozen=True)
+class ProbeEfficiency:
+    """Measured fractions of peak for one GPU model (from stored probe runs)."""
+
+    gpu_id: str
+    matmul_fraction: float | None
+    bandwidth_fraction: float | None
+    attention_fraction: float | None
+    run_id: int
+
+
+def _invalid(field: str, message: str) -> InvalidInputError:
+    return InvalidInputError(message, detail=[{"loc": ["body", *field.split(".")], "msg": message}])
+
+
+def resolve_model(model: ModelInput, catalog: LoadedCatalog) -> ModelDescription:
+    """The model's shape from whichever description was given, with what was assumed."""
+    if model.preset is not None:
+        preset = catalog.model(model.preset)
+        if preset is None:
+            raise _invalid(
+                "model.preset",
+                f"unknown preset '{model.preset}'; GET /api/v1/models lists them",
+            )
+        if preset.kind not in TRANSFORMER_KINDS:
+            raise _invalid(
+                "model.preset",
+                f"preset '{preset.id}' is a {preset.kind}; per-sample costs for it come from its "
+                "compiled JAX implementation (catalog/model_costs.yaml)",
+            )
+        shape = shape_from_preset_architecture(preset.kind, preset.architecture)
+        computed = parameter_count(shape)
+        return ModelDescription(
+            label=preset.name,
+            shape=shape,
+            assumptions=(
+                f"model: preset {preset.id}, {computed:,} parameters (published {preset.published_parameters:,.0f})",
+            ),
+        )
+    if model.transformer is not None:
+        return ModelDescription(label="transformer", shape=model.transformer)
+    if model.hf_config is not None:
+        try:
+            shape = shape_from_hf_config(model.hf_config)
+        except HfConfigError as exc:
+            raise InvalidInputError(
+                exc.message,
+                detail=[
+                    {"loc": ["body", "model", "hf_config", f], "msg": exc.message}
+                    for f in exc.fields
+                ],
+            ) from exc
+        except ValueError as exc:  # the shape itself is inconsistent (e.g. heads vs hidden)
+            raise _invalid("model.hf_config", str(exc)) from exc
+        return ModelDescription(
+            label=str(model.hf_config.get("model_type")),
+            shape=shape,
+            assumptions=(
+                f"model: from config.json (model_type {model.hf_config.get('model_type')})",
+            ),
+        )
+    assert model.parameters is not None
+    shape = shape_for_parameter_count(model.parameters)
+    return ModelDescription(
+        label=f"{model.parameters:.3g} parameters",
+        shape=shape,
+        shape_assumed=True,
+        warnings=(
+            f"shape assumed from the parameter count: a Llama-style decoder with {shape.layers} layers, "
+            f"hidden {shape.hidden_size}, SwiGLU MLP {shape.ffn}, 32k vocabulary "
+            f"(hidden/layers = {ASSUMED_ASPECT_RATIO}), {parameter_count(shape):,} parameters; "
+            "activation memory and attention cost depend on the real shape",
+        ),
+    )
+
+
+def gpu_spec(gpu: CatalogGpu, hardware: HardwareInput | None = None) -> GpuSpec:
+    """Estimator-facing figures of a catalog GPU (plus the request's overrides)."""
+    link = gpu.interconnect
+    return GpuSpec(
+        id=gpu.id,
+        name=gpu.name,
+        vendor=gpu.vendor.value,
+        architecture=gpu.architecture,
+        segment=gpu.segment.value,
+        memory_gb=gpu.memory_gb,
+        memory_bandwidth_gb_s=gpu.memory_bandwidth_gb_s,
+        peak_tflops=gpu.peak_tflops.model_dump(),
+        tdp_w=gpu.tdp_w or 0.0,
+        platform=gpu.ecosystem.platform.value,
+        interconnect_type=link.type if link else None,
+        interconnect_bandwidth_gb_s=link.bandwidth_gb_s if link else None,
+        pcie_gen=gpu.pcie_gen,
+        scale_out_gb_s=hardware.inter_node_gb_s if hardware else None,
+    )
+
+
+def _median_fraction(values: Sequence[float]) -> float | None:
+    return min(1.0, statistics.median(values)) if values else None
+
+
+def efficiency_for(
+    spec: GpuSpec, precision: str, catalog: LoadedCatalog, probe: ProbeEfficiency | None = None
+) -> Efficiency:
+    """Achievable fractions for this GPU: probe measurements of the GPU model when the database
+    has them, else published micro-benchmarks (catalog/efficiency.yaml), else vendor defaults.
+    Published figures are re-expressed against this catalog's own dense peak."""
+    base = default_efficiency(spec)
+    if probe is not None and probe.matmul_fraction:
+        return Efficiency(
+            matmul_fraction=min(1.0, probe.matmul_fraction),
+            bandwidth_fraction=min(1.0, probe.bandwidth_fraction or base.bandwidth_fraction),
+            attention_fraction=min(1.0, probe.attention_fraction or base.attention_fraction),
+            overhead_s=base.overhead_s,
+            allreduce_fraction=base.allreduce_fraction,
+            source=f"probe:{probe.run_id}",
+        )
+    dtype = "fp8" if precision == "fp8" else "bf16"
+    peak = spec.peak_tflops.get(dtype) or spec.peak_tflops.get("fp16")
+    data = catalog.efficiency
+    matmul_rows = [m for m in data.matmul if m.covers(spec.id) and m.dtype == dtype]
+    matmul = _median_fraction([m.achieved_tflops / peak for m in matmul_rows]) if peak else None
+    bandwidth_rows = [b for b in data.bandwidth if b.covers(spec.id)]
+    bandwidth = _median_fraction(
+        [b.achieved_gb_s / spec.memory_bandwidth_gb_s for b in bandwidth_rows]
+    )
+    if matmul is None and bandwidth is None:
+        return base
+    cited = "; ".join(sorted({r.source.title for r in [*matmul_rows, *bandwidth_rows]}))
+    return Efficiency(
+        matmul_fraction=matmul or base.matmul_fraction,
+        bandwidth_fraction=bandwidth or base.bandwidth_fraction,
+        attention_fraction=base.attention_fraction,
+        overhead_s=base.overhead_s,
+        allreduce_fraction=base.allreduce_fraction,
+        source=f"published:{cited}",
+    )
+
+
+def _price_label(price: CatalogPrice) -> str:
+    where = " ".join(x for x in (price.provider, price.instance, price.region) if x)
+    when = "date unknown" if price.observed == "unknown" else f"observed {price.observed}"
+    return f"{where}, {price.kind.value.replace('_', '-')}, {when} ({price.source.title})"
+
+
+def pricing_for(
+    gpu: CatalogGpu, catalog: LoadedCatalog, override: float | None = None
+) -> Pricing | None:
+    """The price used for cost: the user's, else the lowest dated on-demand cloud price, else
+    an undated one, else a purchase (or launch) price amortized over three years."""
+    if override is not None:
+        return Pricing(override, "price given in the request")
+    prices = catalog.prices_for(gpu.id)
+    cloud = [p for p in prices if p.kind is PriceKind.cloud_on_demand and p.usd_per_gpu_hour]
+    dated = [p for p in cloud if p.observed != "unknown"]
+    for pool in (dated, cloud):
+        if pool:
+            best = min(pool, key=lambda p: p.usd_per_gpu_hour or 0.0)
+            return Pricing(best.usd_per_gpu_hour or 0.0, _price_label(best))
+    purchases = [p for p in prices if p.kind is PriceKind.purchase and p.purchase_usd]
+    if purchases:
+        best = min(purchases, key=lambda p: p.purchase_usd or 0.0)
+        return amortized_price(best.purchase_usd or 0.0, _price_label(best))
+    if gpu.launch_price_usd:
+        return amortized_price(gpu.launch_price_usd, f"launch price of {gpu.name}")
+    return None
+
+
+DEFAULT_ERROR_BAND = ErrorBand(
+    time_pct=15, memory_pct=10, basis="default until `gpu-advisor validate` has been run"
+)
+
+
+def run_estimate(
+    request: EstimateRequest,
+    catalog: LoadedCatalog,
+    probe: ProbeEfficiency | None = None,
+    error_band: ErrorBand | None = None,
+) -> Estimate:
+    """Estimate one model + workload on one hardware choice."""
+    gpu = catalog.gpu(request.hardware.gpu)
+    if gpu is None:
+        raise NotFoundError(
+            f"no GPU with id '{request.hardware.gpu}'",
+            detail={"loc": ["body", "hardware", "gpu"], "hint": "GET /api/v1/gpus lists the ids"},
+        )
+    model = resolve_model(request.model, catalog)
+    return estimate_with(
+        model,
+        request.workload,
+        gpu,
+        request.hardware,
+        catalog,
+        probe,
+        error_band,
+        request.grid_kg_co2_per_kwh,
+    )
+
+
+def estimate_with(
+    model: ModelDescription,
+    workload: Workload,
+    gpu: CatalogGpu,
+    hardware: HardwareInput,
+    catalog: LoadedCatalog,
+    probe: ProbeEfficiency | None = None,
+    error_band: ErrorBand | None = None,
+    grid_kg_co2_per_kwh: float | None = None,
+) -> Estimate:
+    """The estimator on a resolved model and catalog GPU; input errors become 422s."""
+    spec = gpu_spec(gpu, hardware)
+    try:
+        spec.peak_flops(workload.precision.value)
+    except ValueError as exc:
+        raise _invalid("workload.precision", str(exc)) from exc
+    ctx = EstimateContext(
+        gpu=spec,
+        count=hardware.count,
+        efficiency=efficiency_for(spec, workload.precision.value, catalog, probe),
+        pricing=pricing_for(gpu, catalog, hardware.price_per_gpu_hour_usd),
+        error_band=error_band or DEFAULT_ERROR_BAND,
+        **({"grid_kg_co2_per_kwh": grid_kg_co2_per_kwh} if grid_kg_co2_per_kwh is not None else {}),
+    )
+    try:
+        result = estimate(model, workload, ctx)
+    except EstimateInputError as exc:
+        raise _invalid(exc.field, exc.message) from exc
+    if gpu.tdp_w is None:
+        result.warnings.append(f"{gpu.name} has no published board power: energy not estimated")
+    return result

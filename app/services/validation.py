@@ -1,0 +1,162 @@
+"""Score the estimator against published measurements (tests/data/validation.yaml).
+
+Each row describes a real run (model, workload, GPUs) and what was measured: throughput, step
+time or peak memory. The estimator was not tuned on these rows; they only measure its error.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from app.config import PROJECT_ROOT
+from app.errors import AdvisorError
+from app.estimator.result import Estimate
+from app.estimator.workload import Workload
+from app.schemas.estimate import HardwareInput, ModelInput
+from app.services.catalog import LoadedCatalog
+from app.services.estimate import estimate_with, resolve_model
+
+VALIDATION_FILE = PROJECT_ROOT / "tests" / "data" / "validation.yaml"
+# Parallelism keys the estimator models; context parallelism is counted as data parallelism
+# (both split the tokens of a step across GPUs), virtual stages and schedules are ignored.
+_PARALLEL_KEYS = {"tensor", "pipeline", "zero_stage"}
+
+
+@dataclass
+class RowResult:
+    id: str
+    kind: str
+    metric: str
+    measured: float
+    predicted: float | None
+    gpu: str
+    count: int
+    source: str
+    note: str = ""
+
+    @property
+    def error_pct(self) -> float | None:
+        if self.predicted is None:
+            return None
+        return 100.0 * (self.predicted - self.measured) / self.measured
+
+
+@dataclass
+class ValidationReport:
+    rows: list[RowResult] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def errors(self, kind: str) -> list[float]:
+        return [abs(r.error_pct) for r in self.rows if r.kind == kind and r.error_pct is not None]
+
+    def median_abs_error(self, kind: str) -> float | None:
+        values = self.errors(kind)
+        return statistics.median(values) if values else None
+
+
+def _workload(row: dict[str, Any]) -> Workload:
+    raw = dict(row["workload"])
+    parallel = dict(raw.get("parallelism") or {})
+    cleaned = {k: v for k, v in parallel.items() if k in _PARALLEL_KEYS and v is not None}
+    raw["parallelism"] = cleaned
+    if raw.get("optimizer") == "adamw8bit_paged":
+        raw["optimizer"] = "adamw-8bit"
+    for key in ("micro_batch", "activation_checkpointing", "seq_len", "optimizer"):
+        if raw.get(key) is None:
+            raw.pop(key, None)
+    raw = {k: v for k, v in raw.items() if v is not None}
+    return Workload.model_validate(raw)
+
+
+def _metrics(row: dict[str, Any], est: Estimate, count: int) -> list[tuple[str, str, float, float]]:
+    """(kind, metric, measured, predicted) for every figure the row reports that we predict:
+    one time figure (throughput, step time or time to first token) and peak memory."""
+    measured = row["measured"]
+    out: list[tuple[str, str, float, float]] = []
+    per_gpu = measured.get("per_gpu_tokens_per_second")
+    if per_gpu is None and measured.get("tokens_per_second"):
+        per_gpu = measured["tokens_per_second"] / count
+    if measured.get("ttft_ms") and est.inference is not None:
+        out.append(
+            (
+                "time",
+                "ttft_ms",
+                float(measured["ttft_ms"]),
+                est.inference.time_to_first_token_s * 1e3,
+            )
+        )
+    elif per_gpu:
+        out.append(
+            (
+                "time",
+                "per_gpu_tokens_per_second",
+                float(per_gpu),
+                est.time.per_gpu_tokens_per_second,
+            )
+        )
+    elif measured.get("step_seconds"):
+        out.append(("time", "step_seconds", float(measured["step_seconds"]), est.time.step_seconds))
+    elif measured.get("samples_per_second"):
+        seq = row["workload"].get("seq_len") or 1
+        out.append(
+            (
+                "time",
+                "samples_per_second",
+                float(measured["samples_per_second"]),
+                est.time.tokens_per_second / seq,
+            )
+        )
+    if measured.get("peak_memory_gb"):
+        out.append(
+            (
+                "memory",
+                "peak_memory_gb",
+                float(measured["peak_memory_gb"]),
+                est.memory.total_per_gpu_gb,
+            )
+        )
+    return out
+
+
+def run_validation(catalog: LoadedCatalog, path: Path = VALIDATION_FILE) -> ValidationReport:
+    rows = yaml.safe_load(path.read_text())["measurements"]
+    report = ValidationReport()
+    for row in rows:
+        try:
+            model = resolve_model(ModelInput.model_validate(row["model"]), catalog)
+            workload = _workload(row)
+            hardware = HardwareInput.model_validate(row["hardware"])
+            gpu = catalog.gpu(hardware.gpu)
+            if gpu is None:
+                raise AdvisorError(f"GPU {hardware.gpu} not in the catalog")
+            est = estimate_with(model, workload, gpu, hardware, catalog)
+        except (AdvisorError, ValidationError, ValueError) as exc:
+            message = exc.message if isinstance(exc, AdvisorError) else str(exc).splitlines()[0]
+            report.skipped.append((row["id"], message))
+            continue
+        metrics = _metrics(row, est, hardware.count)
+        if not metrics:
+            report.skipped.append((row["id"], "no comparable measured figure"))
+            continue
+        source = row["source"]
+        for kind, name, measured, predicted in metrics:
+            report.rows.append(
+                RowResult(
+                    id=row["id"],
+                    kind=kind,
+                    metric=name,
+                    measured=measured,
+                    predicted=predicted,
+                    gpu=hardware.gpu,
+                    count=hardware.count,
+                    source=f"{source['title']} ({source.get('where', '')})",
+                    note=row.get("note") or "",
+                )
+            )
+    return report
