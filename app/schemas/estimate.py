@@ -1,5 +1,7 @@
-"""POST /api/v1/estimate: request (the v1 contract of design.md). The response is
-`app.estimator.result.Estimate`."""
+"""POST /api/v1/estimate: request and response (the v1 contract of design.md).
+
+The response type is the estimator's own result model, re-exported here so routers depend on
+schemas only."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.estimator.model import TransformerShape
+from app.estimator.result import Estimate
 from app.estimator.workload import Workload
 from app.schemas.catalog import ID_PATTERN
 
@@ -68,3 +71,6 @@ class EstimateRequest(BaseModel):
     grid_kg_co2_per_kwh: float | None = Field(
         default=None, ge=0, le=2, description="Grid carbon intensity; default the world average."
     )
+
+
+EstimateResponse = Estimate

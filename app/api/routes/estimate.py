@@ -5,14 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import CatalogDep
-from app.estimator.result import Estimate
-from app.schemas.estimate import EstimateRequest
+from app.schemas.estimate import EstimateRequest, EstimateResponse
 from app.services.estimate import run_estimate
 
 router = APIRouter(prefix="/api/v1", tags=["estimate"])
 
 
-@router.post("/estimate", response_model=Estimate)
-def create_estimate(request: EstimateRequest, catalog: CatalogDep) -> Estimate:
+@router.post("/estimate", response_model=EstimateResponse)
+def create_estimate(request: EstimateRequest, catalog: CatalogDep) -> EstimateResponse:
     """Memory per GPU, fit, time, cost and energy for a model and workload on one GPU choice."""
     return run_estimate(request, catalog)
