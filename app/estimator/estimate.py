@@ -301,6 +301,10 @@ def estimate(model: ModelDescription, workload: Workload, ctx: EstimateContext) 
         replicas = max(1, layout.count // (layout.tensor * layout.pipeline))
         per_sequence = 1.0 / it.decode_step_s
         decode_tps = inf.batch * per_sequence * replicas
+        request_s = it.prefill_s + inf.output_tokens * it.decode_step_s
+        # Output tokens per second over whole requests (prefill included), as serving
+        # benchmarks report throughput.
+        throughput_tps = inf.batch * max(1, inf.output_tokens) * replicas / request_s
         inference_result = InferenceResult(
             time_to_first_token_s=it.prefill_s,
             decode_tokens_per_second=decode_tps,
@@ -320,8 +324,8 @@ def estimate(model: ModelDescription, workload: Workload, ctx: EstimateContext) 
         total_flops = flops_per_token * (
             workload.tokens or inf.batch * (inf.prompt_tokens + inf.output_tokens)
         )
-        tokens_per_s = decode_tps
-        mfu = flops_per_token * decode_tps / (layout.count * peak)
+        tokens_per_s = throughput_tps
+        mfu = flops_per_token * throughput_tps / (layout.count * peak)
         step_s = it.decode_step_s
         breakdown_s = {
             "prefill_s": it.prefill_s,
@@ -414,7 +418,8 @@ def estimate(model: ModelDescription, workload: Workload, ctx: EstimateContext) 
             "activations in "
             + ("fp32" if activation_bytes_per_element(workload.precision) == 4 else "16-bit")
             + (", flash attention" if workload.flash_attention else ", unfused attention")
-            + f", checkpointing {workload.activation_checkpointing.value}, no dropout"
+            + f", checkpointing {workload.activation_checkpointing.value}, "
+            + (f"dropout {workload.dropout:g}" if workload.dropout else "no dropout")
         )
     return Estimate(
         model=ModelCounts(
@@ -442,6 +447,7 @@ def estimate(model: ModelDescription, workload: Workload, ctx: EstimateContext) 
             tokens_per_second=tokens_per_s,
             per_gpu_tokens_per_second=tokens_per_s / layout.count,
             mfu=mfu,
+            model_tflops_per_gpu=mfu * peak / 1e12,
             efficiency_source=eff.source,
             steps=steps,
             breakdown_seconds=breakdown_s,

@@ -20,6 +20,16 @@ from enum import StrEnum
 
 from app.estimator.model import Architecture, TransformerShape
 
+# Bytes moved per element, in units of the activation size, by elementwise steps written as
+# separate PyTorch ops ("eager") versus fused kernels. Counted from the reference modules:
+# Hugging Face LlamaRMSNorm upcasts to fp32, squares, averages, scales, casts back and
+# multiplies by the weight (~ 20 activation-sized passes vs 2 fused); SiLU-gate-times-up is
+# silu (2) + mul (3) = 5 vs 3 fused; rotary embedding on q and k is two muls, a rotate (slice,
+# negate, concatenate) and an add (~ 7 vs 2 fused). LayerNorm and GELU are single fused
+# kernels in PyTorch either way.
+EAGER_PASSES = {"rmsnorm": 20.0, "swiglu": 5.0, "rope": 7.0}
+FUSED_PASSES = {"rmsnorm": 2.0, "swiglu": 3.0, "rope": 2.0}
+
 
 class OpKind(StrEnum):
     matmul = "matmul"
@@ -46,6 +56,7 @@ class Op:
     k: int = 0
     weight_elements: float = 0.0
     layer_op: bool = True  # part of a transformer block (split by pipeline stages)
+    causal: bool = False  # causal attention: fused kernels skip the masked half of the scores
 
     @property
     def total_flops(self) -> float:
@@ -116,6 +127,8 @@ def _attention(
     count: int,
     *,
     flash: bool,
+    causal: bool = False,
+    kv_bytes: float | None = None,
 ) -> list[Op]:
     """Scores (Q K^T) and values (P V) over all heads: 4 b H q_len kv_len d FLOPs.
 
@@ -126,10 +139,20 @@ def _attention(
     heads, d = shape.heads, shape.d_head
     flops = 4.0 * batch * heads * q_len * kv_len * d
     qo_bytes = 2 * batch * q_len * shape.q_dim * act_bytes
-    kv_bytes = 2 * batch * kv_len * kv_dim * act_bytes
+    kv_read = 2 * batch * kv_len * kv_dim * (act_bytes if kv_bytes is None else kv_bytes)
     if flash:
         return [
-            Op(name, OpKind.attention, flops, qo_bytes + kv_bytes, count, m=q_len, n=kv_len, k=d)
+            Op(
+                name,
+                OpKind.attention,
+                flops,
+                qo_bytes + kv_read,
+                count,
+                m=q_len,
+                n=kv_len,
+                k=d,
+                causal=causal and q_len > 1,
+            )
         ]
     scores = float(batch * heads * q_len * kv_len)
     return [
@@ -137,7 +160,7 @@ def _attention(
             f"{name}.scores",
             OpKind.matmul,
             flops / 2,
-            qo_bytes / 2 + kv_bytes / 2 + scores * act_bytes,
+            qo_bytes / 2 + kv_read / 2 + scores * act_bytes,
             count,
             m=q_len,
             n=kv_len,
@@ -148,7 +171,7 @@ def _attention(
             f"{name}.values",
             OpKind.matmul,
             flops / 2,
-            qo_bytes / 2 + kv_bytes / 2 + scores * act_bytes,
+            qo_bytes / 2 + kv_read / 2 + scores * act_bytes,
             count,
             m=q_len,
             n=d,
@@ -169,6 +192,9 @@ def block_ops(
     count: int = 1,
     cross_attention_len: int = 0,
     kv_len: int | None = None,
+    causal: bool = True,
+    kv_bytes: float | None = None,
+    fused: bool = True,
 ) -> list[Op]:
     """The ops of one transformer block for `batch` sequences of `seq_len` new tokens.
 
@@ -181,18 +207,34 @@ def block_ops(
     tokens = batch * seq_len
     context = seq_len if kv_len is None else kv_len
     q_dim, kv_dim = shape.q_dim // t, shape.kv_dim // t
+    passes = FUSED_PASSES if fused else EAGER_PASSES
+    norm_passes = passes["rmsnorm"] if shape.norm == "rmsnorm" else 2.0
     ops = [
-        _elementwise("norm_attn", tokens * h, 2, act_bytes, count),
+        _elementwise("norm_attn", tokens * h, norm_passes, act_bytes, count),
         _matmul("qkv", tokens, h, q_dim + 2 * kv_dim, act_bytes, count, weight_bytes=weight_bytes),
     ]
+    if shape.position_embedding == "rope":
+        ops.append(
+            _elementwise("rope", tokens * (q_dim + kv_dim), passes["rope"], act_bytes, count)
+        )
     sub = shape.model_copy(update={"heads": max(1, shape.heads // t)})
     ops += _attention(
-        "attention", sub, batch, seq_len, context, kv_dim, act_bytes, count, flash=flash
+        "attention",
+        sub,
+        batch,
+        seq_len,
+        context,
+        kv_dim,
+        act_bytes,
+        count,
+        flash=flash,
+        causal=causal,
+        kv_bytes=kv_bytes,
     )
     ops.append(_matmul("attn_out", tokens, q_dim, h, act_bytes, count, weight_bytes=weight_bytes))
     ops.append(_elementwise("residual_attn", tokens * h, 3, act_bytes, count))
     if cross_attention_len:
-        ops.append(_elementwise("norm_cross", tokens * h, 2, act_bytes, count))
+        ops.append(_elementwise("norm_cross", tokens * h, norm_passes, act_bytes, count))
         ops.append(
             _matmul("cross_q", tokens, h, q_dim, act_bytes, count, weight_bytes=weight_bytes)
         )
@@ -222,7 +264,7 @@ def block_ops(
             _matmul("cross_out", tokens, q_dim, h, act_bytes, count, weight_bytes=weight_bytes)
         )
         ops.append(_elementwise("residual_cross", tokens * h, 3, act_bytes, count))
-    ops.append(_elementwise("norm_mlp", tokens * h, 2, act_bytes, count))
+    ops.append(_elementwise("norm_mlp", tokens * h, norm_passes, act_bytes, count))
     f_share = f // t
     if shape.is_moe:
         ops.append(
@@ -242,7 +284,7 @@ def block_ops(
         extra_down = (experts_read - 1) * f_share * h
         up = _with_weights(up, extra_up, weight_bytes)
         down = _with_weights(down, extra_down, weight_bytes)
-    act_passes = 3 if shape.gated_ffn else 2
+    act_passes = passes["swiglu"] if shape.gated_ffn else 2.0
     ops += [
         up,
         _elementwise("mlp_activation", routed * f_share, act_passes, act_bytes, count),
@@ -278,6 +320,8 @@ def model_ops(
     tensor_parallel: int = 1,
     logits_tokens: int | None = None,
     kv_len: int | None = None,
+    kv_bytes: float | None = None,
+    fused: bool = True,
 ) -> list[Op]:
     """Every op of one forward pass of `batch` sequences of `seq_len` tokens.
 
@@ -316,6 +360,8 @@ def model_ops(
             flash=flash,
             tensor_parallel=t,
             count=encoder_layers,
+            causal=False,
+            fused=fused,
         )
         ops += block_ops(
             shape,
@@ -328,6 +374,7 @@ def model_ops(
             count=shape.layers,
             cross_attention_len=seq_len,
             kv_len=kv_len,
+            fused=fused,
         )
     else:
         ops += block_ops(
@@ -340,8 +387,14 @@ def model_ops(
             tensor_parallel=t,
             count=shape.layers,
             kv_len=kv_len,
+            causal=shape.architecture is Architecture.decoder,
+            kv_bytes=kv_bytes,
+            fused=fused,
         )
-    ops.append(_elementwise("final_norm", tokens * h, 2, act_bytes, 1, layer_op=False))
+    final_passes = (
+        (FUSED_PASSES if fused else EAGER_PASSES)["rmsnorm"] if shape.norm == "rmsnorm" else 2.0
+    )
+    ops.append(_elementwise("final_norm", tokens * h, final_passes, act_bytes, 1, layer_op=False))
     if shape.has_lm_head:
         rows = tokens if logits_tokens is None else batch * logits_tokens
         vocab = shape.vocab_size // t

@@ -144,6 +144,17 @@ VENDOR_DEFAULTS: dict[str, dict[str, float]] = {
     "amd": {"matmul": 0.60, "bandwidth": 0.77, "attention": 0.60, "allreduce": 0.70},
     "intel": {"matmul": 0.70, "bandwidth": 0.80, "attention": 0.60, "allreduce": 0.70},
 }
+# Fused attention by architecture, as a fraction of the dense 16-bit peak over forward and
+# backward: FlashAttention-2 reaches 50-73% of A100 peak forward and less backward (Dao 2023,
+# "FlashAttention-2", fig. 5-6), ~ 0.55 overall; on Hopper it reaches only ~ 35% (Shah et al.
+# 2024, "FlashAttention-3", sec. 1), the kernel most frameworks ran there until FA3/cuDNN.
+ATTENTION_FRACTION_BY_ARCHITECTURE = {
+    "Ampere": 0.55,
+    "Ada Lovelace": 0.55,
+    "Hopper": 0.35,
+    "Blackwell": 0.35,
+    "Blackwell Ultra": 0.35,
+}
 # Fixed time per kernel: launch plus ramp-up/tail. Fitted to published size sweeps: H100 FP8 at
 # M=N=K=1024 reaches ~ 280 TFLOP/s against ~ 1,500 TFLOP/s at large sizes (Azure AI benchmarking
 # guide, in catalog/efficiency.yaml) -> 2.15 GFLOP in 7.7 us = 1.4 us of math + ~ 6 us fixed.
@@ -158,7 +169,9 @@ def default_efficiency(
     return Efficiency(
         matmul_fraction=min(1.0, matmul_fraction or defaults["matmul"]),
         bandwidth_fraction=defaults["bandwidth"],
-        attention_fraction=defaults["attention"],
+        attention_fraction=ATTENTION_FRACTION_BY_ARCHITECTURE.get(
+            gpu.architecture, defaults["attention"]
+        ),
         overhead_s=DEFAULT_KERNEL_OVERHEAD_S,
         allreduce_fraction=defaults["allreduce"],
         source=source or f"default:{gpu.vendor} median of published GEMM/stream benchmarks",

@@ -115,14 +115,23 @@ class ParameterMemory:
     trainable_parameters: float
 
 
-def _optimizer_bytes_per_param(optimizer: Optimizer, mixed_precision: bool) -> float:
-    """Optimizer state bytes per trainable parameter, including the fp32 master copy that
-    mixed-precision training keeps (ZeRO paper, sec. 3.1: 12 bytes for Adam = master + m + v)."""
-    master = 4.0 if mixed_precision else 0.0
+def _optimizer_bytes_per_param(workload: Workload, *, adapters: bool = False) -> float:
+    """Optimizer state bytes per trainable parameter on the GPU, including the fp32 master copy
+    that mixed-precision training keeps (ZeRO paper, sec. 3.1: 12 bytes for Adam = master + m +
+    v). Pure 16-bit training keeps no master and holds the moments in the weight format.
+    Adapters (LoRA) train in fp32 and keep fp32 moments."""
+    optimizer = workload.optimizer
+    if optimizer is Optimizer.adamw_8bit_paged:
+        return 0.0  # paged to host memory on demand (bitsandbytes paged optimizers)
+    if adapters:
+        master, moment = 0.0, 4.0
+    else:
+        master = 4.0 if workload.keeps_master_weights else 0.0
+        moment = 4.0 if (workload.keeps_master_weights or not workload.mixed_precision) else 2.0
     states = {
-        Optimizer.adamw: 8.0,
+        Optimizer.adamw: 2 * moment,
         Optimizer.adamw_8bit: 2 * ADAM_8BIT_BYTES_PER_STATE,
-        Optimizer.sgd: 4.0,  # momentum
+        Optimizer.sgd: moment,  # momentum
         Optimizer.adafactor: 0.0,  # factored second moments are counted per matrix below
     }[optimizer]
     return master + states
@@ -160,7 +169,6 @@ def parameter_memory(
         weights = total_params * w_bytes * share
         return ParameterMemory(weights, 0.0, 0.0, 0.0)
 
-    mixed = workload.precision not in (Precision.fp32, Precision.tf32)
     if workload.is_adapter:
         lora = workload.lora_config
         adapters = float(lora_parameter_count(shape, lora.rank, lora.targets))
@@ -172,14 +180,24 @@ def parameter_memory(
         # Adapters train in fp32 (PEFT's default upcast), with their own optimizer states.
         weights = (base + adapters * 4.0) * share
         gradients = adapters * 4.0 * share
-        states = adapters * _optimizer_bytes_per_param(workload.optimizer, False) * share
+        states = adapters * _optimizer_bytes_per_param(workload, adapters=True) * share
         if workload.optimizer is Optimizer.adafactor:
             states = adapters * 4.0 * share
+        if zero >= 1:
+            states /= dp
+        if zero >= 2:
+            gradients /= dp
+        if zero >= 3:  # FSDP shards the frozen base too
+            weights /= dp
         return ParameterMemory(weights, gradients, states, adapters)
 
     weights = total_params * w_bytes * share
     gradients = total_params * w_bytes * share
-    states = total_params * _optimizer_bytes_per_param(workload.optimizer, mixed) * share
+    if workload.optimizer_in_backward:
+        # Each gradient is applied and freed as soon as it is computed: the largest single
+        # tensor's gradient (the embedding or LM head) is what remains at once.
+        gradients = shape.vocab_size * shape.hidden_size * w_bytes / layout.tensor
+    states = total_params * _optimizer_bytes_per_param(workload) * share
     if workload.optimizer is Optimizer.adafactor:
         states += _adafactor_state_bytes(shape) * share
     if zero >= 1:
@@ -204,7 +222,7 @@ def block_activation_bytes_per_token(
     Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models",
     sec. 4.1, eq. 1 gives 34 s b h + 5 a s^2 b for a GPT block (16-bit activations, dropout,
     4h MLP); this generalizes each of its terms to grouped-query attention, gated MLPs, MoE and
-    flash attention, without dropout (modern LLM recipes train with dropout 0):
+    flash attention, with dropout masks only when dropout is on (LLM pre-training uses none):
     norm inputs 2 x 2h; attention: QKV input 2h, Q 2q, K and V 2 x 2kv, output-projection
     input 2q, and either the softmax output 2 a s (unfused) or its log-sum-exp 4a (flash);
     MLP: input 2h, gate/up outputs and activation output 3 x 2f (gated) or 2 x 2f (plain), per
@@ -218,10 +236,18 @@ def block_activation_bytes_per_token(
         attention += shape.heads * 4.0
     else:
         attention += shape.heads * seq_len * a
+    if workload.dropout > 0:
+        # Korthikanti et al.'s dropout terms: a 1-byte mask after attention and after the MLP,
+        # and on the attention probabilities (mask + dropped copy) unless the kernel is fused.
+        attention += h * 1.0
+        if not workload.flash_attention:
+            attention += shape.heads * seq_len * (1.0 + a)
     if cross_attention:
         attention *= 2
     mlp_width = (3 if shape.gated_ffn else 2) * f
     mlp = (h + mlp_width) * a * shape.experts_per_token
+    if workload.dropout > 0:
+        mlp += h * 1.0
     if shape.is_moe:
         mlp += shape.experts * 4.0  # router logits, fp32
     return (norms + attention + mlp) / tensor_parallel
@@ -276,13 +302,22 @@ def _micro_batches(workload: Workload, layout: Layout) -> int:
     return max(1, workload.global_batch // (workload.micro_batch * layout.data))
 
 
+def kv_bytes_per_element(workload: Workload) -> float:
+    """Bytes per cached key/value element."""
+    inference = workload.inference_config
+    fmt = inference.kv_cache_precision or ("fp8" if workload.precision is Precision.fp8 else None)
+    if fmt is None:
+        return activation_bytes_per_element(workload.precision)
+    return {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}[fmt]
+
+
 def kv_cache_bytes(shape: TransformerShape, workload: Workload, layout: Layout) -> float:
     """Keys and values of every attended token: 2 x layers x kv_heads x head_dim x bytes per
     token (grouped-query attention stores kv_heads, not heads; Ainslie et al. 2023, "GQA")."""
     if workload.task is not Task.inference:
         return 0.0
     inference = workload.inference_config
-    a = activation_bytes_per_element(workload.precision)
+    a = kv_bytes_per_element(workload)
     context = inference.prompt_tokens + inference.output_tokens
     per_token = 2 * shape.decoder_layers * shape.kv_dim * a
     return per_token * context * inference.batch / (layout.tensor * layout.pipeline)

@@ -50,6 +50,9 @@ class TimeResult(BaseModel):
     tokens_per_second: float
     per_gpu_tokens_per_second: float
     mfu: float = Field(description="Model FLOPs utilization: model FLOP/s / (GPUs x dense peak).")
+    model_tflops_per_gpu: float = Field(
+        0.0, description="Model TFLOP/s each GPU achieves (MFU x peak)."
+    )
     efficiency_source: str
     steps: float | None = None
     breakdown_seconds: dict[str, float] = Field(default_factory=dict)

@@ -17,6 +17,7 @@ from app.estimator.hardware import GPUS_PER_NODE, Efficiency, GpuSpec
 from app.estimator.memory import (
     Layout,
     activation_bytes_per_element,
+    kv_bytes_per_element,
     quantizable_parameter_count,
     stage_parameter_count,
     weight_bytes_per_param,
@@ -28,6 +29,11 @@ from app.estimator.workload import Checkpointing, Optimizer, Precision, Task, Wo
 # Fixed start-up time of one collective (NCCL's per-call latency is tens of microseconds for
 # small messages on NVLink: nccl-tests all_reduce_perf at 8 B reports ~ 10-30 us).
 COLLECTIVE_LATENCY_S = 20e-6
+# Collectives run as kernels on the GPU's own SMs; while they overlap compute, the compute gets
+# fewer SMs. DeepSeek-V3 (DeepSeek-AI 2024, technical report, sec. 3.2.2) dedicates 20 of an
+# H800's 132 SMs to communication: compute overlapped with communication is taken to slow by
+# that share.
+COMM_SM_SHARE = 20 / 132
 # FlashAttention's backward pass does 2.5x the matrix FLOPs of its forward (it recomputes the
 # scores; Dao 2023, "FlashAttention-2", sec. 3.1.2: 5 matmuls vs 2).
 ATTENTION_BACKWARD_FACTOR = 2.5
@@ -40,16 +46,38 @@ class OpTime:
     memory_s: float
 
 
+# FP8 training (Micikevicius et al. 2022, "FP8 Formats for Deep Learning"; NVIDIA Transformer
+# Engine) runs the linear layers' matmuls in fp8 but keeps attention, the LM head and the
+# softmax/loss in 16 bits. Each fp8 matmul input is first scaled and cast: read 2 bytes and
+# write 1 per element (the amax reduction is fused into the cast).
+FP8_CAST_BYTES_PER_ELEMENT = 3.0
+FP8_16BIT_OPS = ("attention", "cross_attention", "lm_head", "loss")
+
+
+def _op_precision(op: Op, precision: str) -> str:
+    if precision == "fp8" and op.name.split(".")[0] in FP8_16BIT_OPS:
+        return "bf16"
+    return precision
+
+
 def op_time(op: Op, gpu: GpuSpec, eff: Efficiency, precision: str) -> OpTime:
-    """Time of one execution of `op` (a roofline with a fixed kernel overhead)."""
-    peak, _ = gpu.peak_flops(precision)
+    """Time of one execution of `op` (a roofline with a fixed kernel overhead).
+
+    Causal attention kernels skip the masked half of the score matrix (Dao 2023,
+    "FlashAttention-2", sec. 3.1.1), so their work is half of the counted FLOPs.
+    """
+    peak, _ = gpu.peak_flops(_op_precision(op, precision))
+    memory_bytes = op.bytes
     if op.kind is OpKind.matmul:
         compute = op.flops / (peak * eff.matmul_fraction)
+        if precision == "fp8" and op.weight_elements and _op_precision(op, precision) == "fp8":
+            memory_bytes += (op.m * op.k + op.weight_elements) * FP8_CAST_BYTES_PER_ELEMENT
     elif op.kind is OpKind.attention:
-        compute = op.flops / (peak * eff.attention_fraction)
+        work = op.flops / 2 if op.causal else op.flops
+        compute = work / (peak * eff.attention_fraction)
     else:
         compute = 0.0
-    memory = op.bytes / (gpu.bandwidth_bytes_s * eff.bandwidth_fraction)
+    memory = memory_bytes / (gpu.bandwidth_bytes_s * eff.bandwidth_fraction)
     return OpTime(eff.overhead_s + max(compute, memory), compute, memory)
 
 
@@ -130,6 +158,7 @@ def _ops_for_training(shape: TransformerShape, workload: Workload, layout: Layou
         weight_bytes=weight_bytes_per_param(workload),
         flash=workload.flash_attention,
         tensor_parallel=layout.tensor,
+        fused=workload.fused_kernels,
     )
 
 
@@ -188,6 +217,9 @@ def training_step_time(
         )
         collectives = 4 + (2 if workload.activation_checkpointing is Checkpointing.full else 0)
         tensor_comm = per_collective * collectives * shape.total_layers / pp
+        if workload.parallelism.overlap_tensor_comm:
+            # Overlapped with the neighbouring matmuls: only the SMs it takes are lost.
+            tensor_comm *= COMM_SM_SHARE
 
     micro_batch_time = forward.plus(backward).plus(recompute)
     micro_batch_time.communication_s += tensor_comm
@@ -202,8 +234,11 @@ def training_step_time(
             + tokens * shape.hidden_size * a / layout.tensor / (_link_for(layout.count, gpu) * GB)
         )
     per_micro = micro_batch_time.total_s + p2p
-    pipeline_s = (micro_batches + pp - 1) * per_micro  # 1F1B: (m + p - 1) slots
-    bubble_s = (pp - 1) * per_micro
+    # 1F1B: (m + p - 1) micro-batch slots; interleaving v chunks per stage shrinks the bubble
+    # to (p - 1) / v slots (Narayanan et al. 2021, sec. 2.2.2, eq. 2).
+    bubble_slots = (pp - 1) / workload.parallelism.virtual_stages
+    pipeline_s = (micro_batches + bubble_slots) * per_micro
+    bubble_s = bubble_slots * per_micro
 
     # Data-parallel gradient synchronization, overlapped with the last micro-batch's backward.
     grad_params = stage_parameter_count(shape, pp) / layout.tensor
@@ -217,16 +252,19 @@ def training_step_time(
     dp_link = _link_for(layout.count, gpu)
     data_comm = allreduce_seconds(grad_bytes, dp, dp_link, eff.allreduce_fraction)
     exposed = max(0.0, data_comm - backward.total_s)
+    exposed += COMM_SM_SHARE * min(data_comm, backward.total_s)
     if layout.zero_stage >= 3 and dp > 1 and not adapter:
         # FSDP / ZeRO-3 gathers the weights for the forward and again for the backward of
         # every micro-batch (1.5x an all-reduce's traffic), prefetched under compute.
         gather = 1.5 * allreduce_seconds(grad_bytes, dp, dp_link, eff.allreduce_fraction)
-        exposed += micro_batches * max(0.0, gather - micro_batch_time.total_s)
+        per_micro = max(0.0, gather - micro_batch_time.total_s)
+        per_micro += COMM_SM_SHARE * min(gather, micro_batch_time.total_s)
+        exposed += micro_batches * per_micro
 
     optimizer_s = _optimizer_seconds(shape, workload, layout, gpu, eff)
     step = pipeline_s + exposed + optimizer_s
-    breakdown = micro_batch_time.scaled(micro_batches + pp - 1)
-    breakdown.communication_s += exposed + p2p * (micro_batches + pp - 1)
+    breakdown = micro_batch_time.scaled(micro_batches + bubble_slots)
+    breakdown.communication_s += exposed + p2p * (micro_batches + bubble_slots)
     breakdown.memory_s += optimizer_s
     return TrainingTime(
         step_s=step,
@@ -249,6 +287,7 @@ def training_step_time(
 _OPTIMIZER_TRAFFIC = {
     Optimizer.adamw: 4 + 2 + 4 + 4 + 4 + 4 + 4 + 2,
     Optimizer.adamw_8bit: 4 + 2 + 1 + 1 + 4 + 1 + 1 + 2,
+    Optimizer.adamw_8bit_paged: 4 + 2 + 1 + 1 + 4 + 1 + 1 + 2,
     Optimizer.sgd: 4 + 2 + 4 + 4 + 4 + 2,
     Optimizer.adafactor: 4 + 2 + 4 + 2,
 }
@@ -293,6 +332,8 @@ def inference_time(
     compute_precision = "bf16" if precision in ("fp32", "tf32") and w < 4 else precision
     t, pp = layout.tensor, layout.pipeline
 
+    kv = kv_bytes_per_element(workload)
+
     def run(batch: int, seq: int, kv_len: int | None, logits_tokens: int | None) -> PhaseTime:
         phase = PhaseTime()
         for op in model_ops(
@@ -305,6 +346,8 @@ def inference_time(
             tensor_parallel=t,
             logits_tokens=logits_tokens,
             kv_len=kv_len,
+            kv_bytes=kv,
+            fused=workload.fused_kernels,
         ):
             phase.add_op(op_time(op, gpu, eff, compute_precision), op.count)
         if t > 1:

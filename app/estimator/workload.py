@@ -27,6 +27,7 @@ class Precision(StrEnum):
 class Optimizer(StrEnum):
     adamw = "adamw"
     adamw_8bit = "adamw-8bit"
+    adamw_8bit_paged = "adamw-8bit-paged"  # bitsandbytes paged: states live in host-backed memory
     sgd = "sgd"
     adafactor = "adafactor"
 
@@ -45,6 +46,16 @@ class Parallelism(BaseModel):
     zero_stage: int = Field(default=0, ge=0, le=3, description="0-3; FSDP full sharding = 3.")
     tensor: int = Field(default=1, ge=1, le=1024, description="Tensor-parallel degree.")
     pipeline: int = Field(default=1, ge=1, le=1024, description="Pipeline-parallel stages.")
+    virtual_stages: int = Field(
+        default=1,
+        ge=1,
+        le=128,
+        description="Model chunks per pipeline stage (interleaved 1F1B); the bubble shrinks by this factor.",
+    )
+    overlap_tensor_comm: bool = Field(
+        default=False,
+        description="Tensor-parallel collectives overlapped with matmuls (Megatron --tp-comm-overlap).",
+    )
 
 
 class LoraConfig(BaseModel):
@@ -65,6 +76,11 @@ class InferenceConfig(BaseModel):
     batch: int = Field(default=1, ge=1, le=1_000_000, description="Sequences decoded together.")
     weight_precision: Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"] | None = Field(
         default=None, description="Stored weight format; default the workload precision."
+    )
+    kv_cache_precision: Literal["fp32", "bf16", "fp16", "fp8", "int8"] | None = Field(
+        default=None,
+        description="KV cache format; default fp8 for fp8 inference (as TensorRT-LLM and vLLM "
+        "offer), else 16-bit.",
     )
 
 
@@ -91,7 +107,29 @@ class Workload(BaseModel):
     flash_attention: bool = Field(
         default=True, description="Fused attention that never stores the s x s scores."
     )
+    dropout: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Dropout probability (BERT-style fine-tuning uses 0.1; LLM pre-training 0): "
+        "dropout keeps a mask per dropped tensor for the backward pass.",
+    )
+    fused_kernels: bool = Field(
+        default=False,
+        description="Normalization, activation and rotary steps run as fused kernels (Megatron/"
+        "NeMo, TensorRT-LLM, vLLM, torch.compile); false = one PyTorch op each (eager).",
+    )
     parallelism: Parallelism = Parallelism()
+    master_weights: bool | None = Field(
+        default=None,
+        description="Keep an fp32 master copy of 16-bit weights (default true; false = pure "
+        "16-bit training, optimizer states in the weight format).",
+    )
+    optimizer_in_backward: bool = Field(
+        default=False,
+        description="Apply the optimizer per parameter during the backward pass, so the full "
+        "gradient buffer never exists (torchtune's optimizer_in_bwd).",
+    )
     lora: LoraConfig | None = None
     inference: InferenceConfig | None = None
 
@@ -104,6 +142,14 @@ class Workload(BaseModel):
         if (self.samples is None) != (self.epochs is None) and self.samples is None:
             raise ValueError("epochs needs samples (the dataset size)")
         return self
+
+    @property
+    def mixed_precision(self) -> bool:
+        return self.precision not in (Precision.fp32, Precision.tf32)
+
+    @property
+    def keeps_master_weights(self) -> bool:
+        return self.mixed_precision and self.master_weights is not False
 
     @property
     def is_training(self) -> bool:

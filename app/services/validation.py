@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from app.config import PROJECT_ROOT
 from app.errors import AdvisorError
+from app.estimator.memory import ALLOCATOR_FRAGMENTATION
 from app.estimator.result import Estimate
 from app.estimator.workload import Workload
 from app.schemas.estimate import HardwareInput, ModelInput
@@ -25,7 +26,8 @@ from app.services.estimate import estimate_with, resolve_model
 VALIDATION_FILE = PROJECT_ROOT / "tests" / "data" / "validation.yaml"
 # Parallelism keys the estimator models; context parallelism is counted as data parallelism
 # (both split the tokens of a step across GPUs), virtual stages and schedules are ignored.
-_PARALLEL_KEYS = {"tensor", "pipeline", "zero_stage"}
+_PARALLEL_KEYS = {"tensor", "pipeline", "zero_stage", "virtual_stages", "overlap_tensor_comm"}
+MEMORY_UNIT_TO_GB = {"GB": 1.0, "GiB": 2**30 / 1e9, "MiB": 2**20 / 1e6}
 
 
 @dataclass
@@ -63,6 +65,8 @@ class ValidationReport:
 def _workload(row: dict[str, Any]) -> Workload:
     raw = dict(row["workload"])
     parallel = dict(raw.get("parallelism") or {})
+    if parallel.get("virtual_pipeline"):
+        parallel["virtual_stages"] = parallel["virtual_pipeline"]
     cleaned = {k: v for k, v in parallel.items() if k in _PARALLEL_KEYS and v is not None}
     raw["parallelism"] = cleaned
     if raw.get("optimizer") == "adamw8bit_paged":
@@ -72,6 +76,25 @@ def _workload(row: dict[str, Any]) -> Workload:
             raw.pop(key, None)
     raw = {k: v for k, v in raw.items() if v is not None}
     return Workload.model_validate(raw)
+
+
+def _memory_as(est: Estimate, kind: str) -> float:
+    """Our memory in the sense the source measured it: `allocated` (live tensors, PyTorch's
+    max_memory_allocated), `reserved` (plus the caching allocator's slack), or `device` (plus the
+    CUDA context and communicator buffers: what nvidia-smi shows)."""
+    parts = est.memory.per_gpu_bytes
+    tensors = (
+        parts.weights
+        + parts.gradients
+        + parts.optimizer_states
+        + parts.activations
+        + parts.kv_cache
+    )
+    if kind == "allocated":
+        return tensors / 1e9
+    if kind == "reserved":
+        return tensors * (1 + ALLOCATOR_FRAGMENTATION) / 1e9
+    return est.memory.total_per_gpu_gb
 
 
 def _metrics(row: dict[str, Any], est: Estimate, count: int) -> list[tuple[str, str, float, float]]:
@@ -112,14 +135,21 @@ def _metrics(row: dict[str, Any], est: Estimate, count: int) -> list[tuple[str, 
                 est.time.tokens_per_second / seq,
             )
         )
-    if measured.get("peak_memory_gb"):
+    elif measured.get("per_gpu_tflops"):
         out.append(
             (
-                "memory",
-                "peak_memory_gb",
-                float(measured["peak_memory_gb"]),
-                est.memory.total_per_gpu_gb,
+                "time",
+                "per_gpu_tflops",
+                float(measured["per_gpu_tflops"]),
+                est.time.model_tflops_per_gpu,
             )
+        )
+    if measured.get("peak_memory_gb"):
+        unit = row.get("peak_memory_unit", "GB")
+        kind = row.get("peak_memory_kind", "device")
+        measured_gb = float(measured["peak_memory_gb"]) * MEMORY_UNIT_TO_GB[unit]
+        out.append(
+            ("memory", f"peak_memory_gb ({kind}, {unit})", measured_gb, _memory_as(est, kind))
         )
     return out
 
@@ -128,6 +158,9 @@ def run_validation(catalog: LoadedCatalog, path: Path = VALIDATION_FILE) -> Vali
     rows = yaml.safe_load(path.read_text())["measurements"]
     report = ValidationReport()
     for row in rows:
+        if row.get("exclude"):
+            report.skipped.append((row["id"], f"excluded: {row['exclude']}"))
+            continue
         try:
             model = resolve_model(ModelInput.model_validate(row["model"]), catalog)
             workload = _workload(row)
