@@ -34,8 +34,8 @@ run: venv
 	$(BIN)/gpu-advisor serve --host $(HOST) --port $(PORT)
 
 lint: dev-venv
-	$(BIN)/ruff format --check app probes tests migrations
-	$(BIN)/ruff check app probes tests migrations
+	$(BIN)/ruff format --check app probes tests migrations scripts
+	$(BIN)/ruff check app probes tests migrations scripts
 
 typecheck: dev-venv
 	$(BIN)/mypy app probes

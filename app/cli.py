@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -181,6 +182,197 @@ def list_gpus_command(
             gpu.ecosystem.platform.value,
         )
     console.print(table)
+
+
+@cli.command("validate")
+def validate_command(
+    write_error_band: Annotated[
+        bool,
+        typer.Option(help="Write catalog/error_bands.yaml from this run (estimates quote it)."),
+    ] = False,
+) -> None:
+    """Score the estimator against published measurements (tests/data/validation.yaml)."""
+    import yaml
+
+    from app.services.catalog import ERROR_BAND_FILE, load_catalog
+    from app.services.validation import error_band_from, llm_analysis_predictions, run_validation
+
+    settings = get_settings()
+    catalog = load_catalog(settings.catalog_dir)
+    report = run_validation(catalog)
+    theirs = llm_analysis_predictions()
+    table = Table(title="Estimator vs published measurements (error = predicted / measured - 1)")
+    for column in ("row", "GPUs", "metric", "measured", "ours", "error", "llm-analysis", "source"):
+        table.add_column(column, overflow="fold")
+    ours_on_theirs: list[float] = []
+    their_errors: list[float] = []
+    for row in report.rows:
+        other = "—"
+        prediction = theirs.get(row.id, {})
+        key = "peak_memory_gb_per_gpu" if row.kind == "memory" else "tokens_per_second_per_gpu"
+        if row.metric.startswith(("per_gpu_tokens", "peak_memory")) and prediction.get(key):
+            measured = row.measured
+            their_error = 100.0 * (prediction[key] - measured) / measured
+            other = f"{their_error:+.1f}%"
+            their_errors.append(abs(their_error))
+            if row.error_pct is not None:
+                ours_on_theirs.append(abs(row.error_pct))
+        table.add_row(
+            row.id,
+            f"{row.count}x {row.gpu}",
+            row.metric,
+            f"{row.measured:,.4g}",
+            f"{row.predicted:,.4g}" if row.predicted is not None else "—",
+            f"{row.error_pct:+.1f}%" if row.error_pct is not None else "—",
+            other,
+            row.source,
+        )
+    console.print(table)
+    for row_id, reason in report.skipped:
+        console.print(f"[dim]not scored: {row_id}: {reason}[/]")
+    band = error_band_from(report)
+    console.print(
+        f"median |error|: time {band['time_median_pct']:.1f}% over {band['time_rows']} rows, "
+        f"memory {band['memory_median_pct']:.1f}% over {band['memory_rows']} rows; "
+        f"75th percentile: time {band['time_pct']:.1f}%, memory {band['memory_pct']:.1f}%"
+    )
+    if their_errors:
+        import statistics
+
+        console.print(
+            f"on the {len(their_errors)} figures llm-analysis also predicts: median |error| "
+            f"llm-analysis {statistics.median(their_errors):.1f}%, ours {statistics.median(ours_on_theirs):.1f}%"
+        )
+    if write_error_band:
+        path = settings.catalog_dir / ERROR_BAND_FILE
+        header = (
+            "# Written by `gpu-advisor validate --write-error-band`; estimates quote this band.\n"
+        )
+        path.write_text(header + yaml.safe_dump(band, sort_keys=True))
+        console.print(f"wrote {path}")
+
+
+@cli.command("estimate")
+def estimate_command(
+    gpu: Annotated[str, typer.Option(help="Catalog GPU id.")],
+    preset: Annotated[str | None, typer.Option(help="Model preset id.")] = None,
+    parameters: Annotated[
+        float | None, typer.Option(help="Bare parameter count, e.g. 7e9.")
+    ] = None,
+    hf_config: Annotated[Path | None, typer.Option(help="Path to a config.json.")] = None,
+    count: Annotated[int, typer.Option(help="Number of GPUs.")] = 1,
+    task: Annotated[
+        str, typer.Option(help="pretrain, finetune, lora, qlora, inference.")
+    ] = "pretrain",
+    precision: Annotated[str, typer.Option(help="fp32, tf32, bf16, fp16, fp8.")] = "bf16",
+    seq_len: Annotated[int, typer.Option(help="Tokens per sequence.")] = 2048,
+    micro_batch: Annotated[int, typer.Option(help="Sequences per GPU step.")] = 1,
+    global_batch: Annotated[int | None, typer.Option(help="Sequences per optimizer step.")] = None,
+    tokens: Annotated[float | None, typer.Option(help="Training tokens, e.g. 2e12.")] = None,
+    checkpointing: Annotated[str, typer.Option(help="none, selective, full.")] = "none",
+    zero_stage: Annotated[int, typer.Option(help="ZeRO stage 0-3.")] = 0,
+    tensor: Annotated[int, typer.Option(help="Tensor-parallel degree.")] = 1,
+    pipeline: Annotated[int, typer.Option(help="Pipeline stages.")] = 1,
+    request: Annotated[
+        Path | None, typer.Option(help="A full JSON request (overrides the rest).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON response.")] = False,
+) -> None:
+    """Estimate memory, fit, time, cost and energy for one model and workload on one GPU choice."""
+    import json
+
+    from pydantic import ValidationError
+
+    from app.schemas.estimate import EstimateRequest
+    from app.services.catalog import load_catalog
+    from app.services.estimate import run_estimate
+
+    try:
+        if request is not None:
+            body = json.loads(request.read_text())
+        else:
+            model: dict[str, object] = {}
+            if preset:
+                model["preset"] = preset
+            if parameters:
+                model["parameters"] = parameters
+            if hf_config:
+                model["hf_config"] = json.loads(hf_config.read_text())
+            body = {
+                "model": model,
+                "workload": {
+                    "task": task,
+                    "precision": precision,
+                    "seq_len": seq_len,
+                    "micro_batch": micro_batch,
+                    "global_batch": global_batch,
+                    "tokens": tokens,
+                    "activation_checkpointing": checkpointing,
+                    "parallelism": {
+                        "zero_stage": zero_stage,
+                        "tensor": tensor,
+                        "pipeline": pipeline,
+                    },
+                },
+                "hardware": {"gpu": gpu, "count": count},
+            }
+        parsed = EstimateRequest.model_validate(body)
+        result = run_estimate(parsed, load_catalog(get_settings().catalog_dir))
+    except ValidationError as exc:
+        from app.errors import format_validation_errors
+
+        raise _fail(format_validation_errors(exc.errors())) from None
+    except (AdvisorError, OSError, json.JSONDecodeError) as exc:
+        raise _fail(getattr(exc, "message", str(exc))) from None
+    if as_json:
+        console.print_json(result.model_dump_json())
+        return
+    _print_estimate(result)
+
+
+def _print_estimate(result: object) -> None:
+    from app.estimator.result import Estimate
+
+    assert isinstance(result, Estimate)
+    memory, time = result.memory, result.time
+    verdict = "[green]fits[/]" if memory.fits else "[red]does not fit[/]"
+    console.print(
+        f"[bold]{result.hardware.count} x {result.hardware.name}[/]: {verdict} "
+        f"({memory.total_per_gpu_gb:.1f} of {memory.capacity_gb:.1f} GB per GPU; "
+        f"largest micro-batch {memory.max_micro_batch}; fewest GPUs that fit {memory.min_gpus_to_fit})"
+    )
+    parts = memory.per_gpu_bytes.model_dump()
+    console.print(
+        "  memory per GPU: " + ", ".join(f"{k} {v / 1e9:.2f} GB" for k, v in parts.items())
+    )
+    console.print(
+        f"  step {time.step_seconds:.3g} s, total {time.total_seconds / 3600:,.1f} h, "
+        f"{time.tokens_per_second:,.0f} tokens/s ({time.per_gpu_tokens_per_second:,.0f} per GPU), "
+        f"MFU {time.mfu:.1%}, bottleneck {result.bottleneck}"
+    )
+    if result.inference:
+        console.print(
+            f"  time to first token {result.inference.time_to_first_token_s * 1e3:.1f} ms, "
+            f"decode {result.inference.decode_tokens_per_second:,.0f} tokens/s"
+        )
+    cost = result.cost
+    price = (
+        f"${cost.usd:,.2f} at ${cost.price_per_gpu_hour_usd:.2f}/GPU-h ({cost.price_source})"
+        if cost.usd is not None
+        else "no price"
+    )
+    console.print(f"  {cost.gpu_hours:,.1f} GPU-hours, {price}")
+    console.print(f"  energy {result.energy.kwh:,.1f} kWh, {result.energy.co2_kg:,.1f} kg CO2")
+    console.print(
+        f"  error band: time ±{result.error_band.time_pct:g}%, memory ±{result.error_band.memory_pct:g}% "
+        f"({result.error_band.basis})"
+    )
+    for line in result.warnings:
+        console.print(f"  [yellow]warning:[/] {line}")
+    for line in result.suggestions:
+        console.print(f"  [cyan]to fit:[/] {line}")
+    for line in result.assumptions:
+        console.print(f"  [dim]assumes: {line}[/]")
 
 
 def main() -> None:

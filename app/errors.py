@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -62,7 +63,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def format_validation_errors(errors: list[dict[str, Any]]) -> str:
+def format_validation_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     """One line per error: `query.vendor: Input should be 'nvidia', 'amd' or 'intel'`."""
     return "; ".join(f"{_location(tuple(e.get('loc', ())))}: {e.get('msg', '')}" for e in errors)
 
@@ -83,7 +84,7 @@ async def _validation_error_handler(_request: Request, exc: Exception) -> JSONRe
     ]
     return JSONResponse(
         {
-            "error": "invalid request: " + format_validation_errors(list(exc.errors())),
+            "error": "invalid request: " + format_validation_errors(exc.errors()),
             "detail": errors,
         },
         status_code=422,

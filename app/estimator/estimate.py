@@ -362,9 +362,12 @@ def estimate(model: ModelDescription, workload: Workload, ctx: EstimateContext) 
             weight_bytes=2,
             flash=workload.flash_attention,
         )
-        flops_per_token = training_flops(ops, workload.activation_checkpointing.value) / seq
+        # Adapter training skips the frozen weights' gradient matmuls: forward + input
+        # gradients = 2/3 of full training (Hu et al. 2021, LoRA, sec. 4.2).
+        work = 2.0 / 3.0 if workload.is_adapter else 1.0
+        flops_per_token = work * training_flops(ops, workload.activation_checkpointing.value) / seq
         total_flops = flops_per_token * total_tokens
-        mfu = model_flops_per_token(shape, seq) * tokens_per_s / (layout.count * peak)
+        mfu = work * model_flops_per_token(shape, seq) * tokens_per_s / (layout.count * peak)
         step_s = tt.step_s
         breakdown_s = {
             "forward_s": tt.forward_s * tt.micro_batches,

@@ -244,3 +244,17 @@ class EfficiencyData(BaseModel):
     matmul: list[MatmulMeasurement] = []
     bandwidth: list[BandwidthMeasurement] = []
     interconnect: list[InterconnectMeasurement] = []
+
+
+class ErrorBandData(BaseModel):
+    """catalog/error_bands.yaml: written by `gpu-advisor validate --write-error-band`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    time_pct: PositiveFloat
+    memory_pct: PositiveFloat
+    time_median_pct: NonNegativeFloat
+    memory_median_pct: NonNegativeFloat
+    time_rows: int
+    memory_rows: int
+    basis: str

@@ -24,6 +24,7 @@ from app.schemas.catalog import (
     CatalogModel,
     CatalogPrice,
     EfficiencyData,
+    ErrorBandData,
     InterconnectMeasurement,
     MatmulMeasurement,
 )
@@ -36,6 +37,7 @@ GPU_GLOB = "gpus/*.yaml"
 PRICES_FILE = "prices.yaml"
 MODELS_FILE = "models.yaml"
 EFFICIENCY_FILE = "efficiency.yaml"
+ERROR_BAND_FILE = "error_bands.yaml"
 
 # The C loader (libyaml) is ~10x faster; PyYAML falls back to the Python one where it is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -51,6 +53,7 @@ class LoadedCatalog:
     models: tuple[CatalogModel, ...]
     gpu_files: dict[str, str] = field(default_factory=dict)
     efficiency: EfficiencyData = field(default_factory=EfficiencyData)
+    error_band: ErrorBandData | None = None
 
     def gpu(self, gpu_id: str) -> CatalogGpu | None:
         return next((g for g in self.gpus if g.id == gpu_id), None)
@@ -182,6 +185,19 @@ def load_catalog(catalog_dir: Path) -> LoadedCatalog:
             ),
         )
 
+    error_band = None
+    band_path = catalog_dir / ERROR_BAND_FILE
+    if band_path.exists():
+        shown = _display(band_path, catalog_dir)
+        band = _read_yaml(band_path, shown)
+        try:
+            error_band = ErrorBandData.model_validate(band)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise CatalogError(
+                f"{shown}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}"
+            ) from exc
+
     return LoadedCatalog(
         version=digest.hexdigest()[:16],
         gpus=tuple(gpus),
@@ -189,6 +205,7 @@ def load_catalog(catalog_dir: Path) -> LoadedCatalog:
         models=tuple(models),
         gpu_files=gpu_files,
         efficiency=efficiency,
+        error_band=error_band,
     )
 
 

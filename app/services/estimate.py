@@ -196,8 +196,18 @@ def pricing_for(
 
 
 DEFAULT_ERROR_BAND = ErrorBand(
-    time_pct=15, memory_pct=10, basis="default until `gpu-advisor validate` has been run"
+    time_pct=15,
+    memory_pct=10,
+    basis="default until `gpu-advisor validate --write-error-band` has been run",
 )
+
+
+def error_band_for(catalog: LoadedCatalog) -> ErrorBand:
+    """The validation-backed band (catalog/error_bands.yaml), else the default."""
+    band = catalog.error_band
+    if band is None:
+        return DEFAULT_ERROR_BAND
+    return ErrorBand(time_pct=band.time_pct, memory_pct=band.memory_pct, basis=band.basis)
 
 
 def run_estimate(
@@ -247,7 +257,7 @@ def estimate_with(
         count=hardware.count,
         efficiency=efficiency_for(spec, workload.precision.value, catalog, probe),
         pricing=pricing_for(gpu, catalog, hardware.price_per_gpu_hour_usd),
-        error_band=error_band or DEFAULT_ERROR_BAND,
+        error_band=error_band or error_band_for(catalog),
         **({"grid_kg_co2_per_kwh": grid_kg_co2_per_kwh} if grid_kg_co2_per_kwh is not None else {}),
     )
     try:

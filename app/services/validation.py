@@ -193,3 +193,48 @@ def run_validation(catalog: LoadedCatalog, path: Path = VALIDATION_FILE) -> Vali
                 )
             )
     return report
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation between order statistics."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+ERROR_BAND_PERCENTILE = 75.0
+
+
+def error_band_from(report: ValidationReport) -> dict[str, Any]:
+    """The band estimates carry: the 75th percentile of |error| over the validation rows, i.e.
+    three of four published runs were within it."""
+    time_errors, memory_errors = report.errors("time"), report.errors("memory")
+    return {
+        "time_pct": round(percentile(time_errors, ERROR_BAND_PERCENTILE), 1),
+        "memory_pct": round(percentile(memory_errors, ERROR_BAND_PERCENTILE), 1),
+        "time_median_pct": round(statistics.median(time_errors), 1),
+        "memory_median_pct": round(statistics.median(memory_errors), 1),
+        "time_rows": len(time_errors),
+        "memory_rows": len(memory_errors),
+        "basis": (
+            f"{ERROR_BAND_PERCENTILE:.0f}th percentile of |error| against {len(time_errors)} published "
+            f"throughput/latency and {len(memory_errors)} peak-memory measurements (gpu-advisor validate)"
+        ),
+    }
+
+
+LLM_ANALYSIS_FILE = PROJECT_ROOT / "tests" / "data" / "llm_analysis_results.json"
+
+
+def llm_analysis_predictions(path: Path = LLM_ANALYSIS_FILE) -> dict[str, dict[str, Any]]:
+    """llm-analysis's predictions for validation rows (produced in its own virtual environment by
+    scripts/llm_analysis_rows.py), keyed by row id; empty when the file is absent."""
+    import json
+
+    if not path.exists():
+        return {}
+    return {row["id"]: row for row in json.loads(path.read_text())}
