@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
-from app.api.routes import estimate, gpus, health, models
+from app.api.routes import estimate, gpus, health, models, recommend
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
@@ -82,4 +82,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(gpus.router)
     app.include_router(models.router)
     app.include_router(estimate.router)
+    app.include_router(recommend.router)
     return app

@@ -161,7 +161,10 @@ def _memory_result(
     layout: Layout,
     gpu: GpuSpec,
     breakdown: MemoryBreakdown,
+    *,
+    detailed: bool = True,
 ) -> MemoryResult:
+    """Memory figures; `detailed` adds the searches (largest micro-batch, fewest GPUs)."""
     capacity = gpu.memory_capacity_bytes
     return MemoryResult(
         per_gpu_bytes=MemoryBytes(
@@ -175,8 +178,8 @@ def _memory_result(
         total_per_gpu_gb=breakdown.total / GB,
         capacity_gb=capacity / GB,
         fits=breakdown.total <= capacity,
-        max_micro_batch=max_batch_that_fits(shape, workload, layout, capacity),
-        min_gpus_to_fit=min_gpus_that_fit(shape, workload, layout, capacity),
+        max_micro_batch=max_batch_that_fits(shape, workload, layout, capacity) if detailed else -1,
+        min_gpus_to_fit=min_gpus_that_fit(shape, workload, layout, capacity) if detailed else None,
     )
 
 
@@ -252,8 +255,14 @@ def _total_tokens(workload: Workload, shape: TransformerShape) -> tuple[float | 
     return None, None
 
 
-def estimate(model: ModelDescription, workload: Workload, ctx: EstimateContext) -> Estimate:
-    """Memory per GPU, fit, step and total time, cost and energy for this job on these GPUs."""
+def estimate(
+    model: ModelDescription, workload: Workload, ctx: EstimateContext, *, detailed: bool = True
+) -> Estimate:
+    """Memory per GPU, fit, step and total time, cost and energy for this job on these GPUs.
+
+    `detailed=False` skips the searches (largest micro-batch, fewest GPUs, what would make it
+    fit): the recommender runs many estimates and does its own search.
+    """
     shape, gpu, eff = model.shape, ctx.gpu, ctx.efficiency
     layout = make_layout(shape, ctx.count, workload.parallelism)
     if workload.global_batch is not None and workload.global_batch % (
@@ -279,9 +288,9 @@ def estimate(model: ModelDescription, workload: Workload, ctx: EstimateContext) 
         )
 
     breakdown = memory_per_gpu(shape, workload, layout)
-    memory = _memory_result(shape, workload, layout, gpu, breakdown)
+    memory = _memory_result(shape, workload, layout, gpu, breakdown, detailed=detailed)
     suggestions: list[str] = []
-    if not memory.fits:
+    if not memory.fits and detailed:
         warnings.append(
             f"does not fit: {memory.total_per_gpu_gb:.1f} GB > {memory.capacity_gb:.1f} GB per GPU"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -222,6 +223,7 @@ def head_params(shape: TransformerShape) -> int:
     return total
 
 
+@lru_cache(maxsize=4096)
 def parameter_count(shape: TransformerShape) -> int:
     """Every parameter of the model (all experts of an MoE).
 

@@ -1,0 +1,32 @@
+"""Recommendations: the whole catalog ranked for one job."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from app.api.deps import CatalogDep, SessionDep
+from app.schemas.recommend import RecommendRequest, RecommendResponse
+from app.services import recommend as recommend_service
+
+router = APIRouter(prefix="/api/v1", tags=["recommend"])
+
+
+@router.post("/recommend", response_model=RecommendResponse)
+def create_recommendation(
+    request: RecommendRequest, catalog: CatalogDep, session: SessionDep
+) -> RecommendResponse:
+    """Rank every catalog GPU for a model and workload under constraints; the answer is saved."""
+    return recommend_service.recommend_and_save(session, request, catalog)
+
+
+@router.get("/recommendations/{recommendation_id}", response_model=RecommendResponse)
+def get_recommendation(
+    session: SessionDep,
+    recommendation_id: Annotated[
+        str, Path(min_length=4, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")
+    ],
+) -> RecommendResponse:
+    """A saved recommendation, exactly as it was answered."""
+    return recommend_service.get_saved(session, recommendation_id)[1]
