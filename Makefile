@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest venv dev-venv clean check-python
+.PHONY: run test lint typecheck pytest venv dev-venv clean check-python browser-deps
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
@@ -40,7 +40,14 @@ lint: dev-venv
 typecheck: dev-venv
 	$(BIN)/mypy app probes
 
-pytest: dev-venv
+# Browser tests drive Debian's chromium (Playwright's own browser download does not work offline).
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "note: chromium not installed (apt-get install chromium); browser tests will skip"; fi
+
+pytest: dev-venv browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 
 class AdvisorError(Exception):
@@ -68,9 +68,26 @@ def format_validation_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(f"{_location(tuple(e.get('loc', ())))}: {e.get('msg', '')}" for e in errors)
 
 
-async def _advisor_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+def _wants_html(request: Request) -> bool:
+    """Pages (not /api) asked for by a browser get an HTML error page."""
+    path = request.url.path
+    return not path.startswith(
+        ("/api/", "/healthz", "/readyz")
+    ) and "text/html" in request.headers.get("accept", "")
+
+
+async def _advisor_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AdvisorError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    templates = getattr(request.app.state, "templates", None)
+    if templates is not None and _wants_html(request):
+        response: Response = templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": exc.message},
+            status_code=exc.status_code,
+        )
+        return response
     return JSONResponse(
         {"error": exc.message, "detail": exc.detail}, status_code=exc.status_code, headers=headers
     )

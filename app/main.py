@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
@@ -19,10 +20,12 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.services.catalog import load_catalog, sync_catalog_into
+from app.web import routes as web_routes
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "web" / "templates"
 SWAGGER_DIR = "/static/vendor/swagger-ui"
 
 
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.catalog = None
+    app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -83,4 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(estimate.router)
     app.include_router(recommend.router)
+    app.include_router(web_routes.router)
     return app

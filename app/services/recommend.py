@@ -381,3 +381,28 @@ def get_saved(
         RecommendResponse.model_validate(saved.response),
         saved.catalog_version,
     )
+
+
+def chart_points(response: RecommendResponse) -> list[dict[str, object]]:
+    """What the results page plots: time, cost and memory parts (GB) of the ranked options."""
+    points: list[dict[str, object]] = []
+    for option in response.options:
+        if option.rank is None:
+            continue
+        parts: dict[str, float] = {}
+        if option.estimate is not None:
+            parts = {
+                k: v / 1e9 for k, v in option.estimate.memory.per_gpu_bytes.model_dump().items()
+            }
+        points.append(
+            {
+                "label": f"{option.count}x {option.name}",
+                "rank": option.rank,
+                "hours": option.total_hours,
+                "usd": option.usd,
+                "pareto": option.pareto,
+                "capacity_gb": option.capacity_gb,
+                "memory_gb": parts,
+            }
+        )
+    return points

@@ -1,0 +1,158 @@
+"""Server-rendered pages: the recommendation form, results, the catalog and a GPU."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import CatalogDep, SessionDep
+from app.errors import AdvisorError, InvalidInputError
+from app.schemas.catalog import ID_PATTERN, Segment, Vendor
+from app.schemas.gpu import GpuFilters
+from app.services import catalog as catalog_service
+from app.services import gpus as gpu_service
+from app.services import recommend as recommend_service
+from app.web.forms import DEFAULTS, error_field, form_values, parse_form
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    templates = request.app.state.templates
+    response: HTMLResponse = templates.TemplateResponse(
+        request, name, context, status_code=status_code
+    )
+    return response
+
+
+def _form_context(catalog: Any, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    return {
+        "values": values,
+        "errors": errors,
+        "presets": catalog_service.list_models(catalog),
+        "vendors": [v.value for v in Vendor],
+        "segments": [s.value for s in Segment],
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+def show_form(request: Request, catalog: CatalogDep) -> HTMLResponse:
+    """The recommendation form."""
+    return _render(request, "index.html", _form_context(catalog, dict(DEFAULTS), {}))
+
+
+@router.post("/", response_class=HTMLResponse)
+async def submit_form(request: Request, catalog: CatalogDep, session: SessionDep) -> Response:
+    """Rank the catalog for the submitted job; field errors re-render the form."""
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    vendors = [v for v in form.getlist("vendors") if isinstance(v, str)]
+    segments = [s for s in form.getlist("segments") if isinstance(s, str)]
+    values = form_values(fields) | {"vendors": vendors, "segments": segments}
+    parsed, errors = parse_form(fields, vendors, segments)
+    if parsed is None:
+        return _render(
+            request, "index.html", _form_context(catalog, values, errors), status_code=422
+        )
+    try:
+        answer = await run_in_threadpool(
+            recommend_service.recommend_and_save, session, parsed, catalog
+        )
+    except AdvisorError as exc:
+        if exc.status_code >= 500:
+            raise
+        field = error_field(exc.message, fields.get("model_source", "preset"))
+        return _render(
+            request,
+            "index.html",
+            _form_context(catalog, values, {field: exc.message}),
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/r/{answer.id}", status_code=303)
+
+
+@router.get("/r/{recommendation_id}", response_class=HTMLResponse)
+def show_result(
+    request: Request,
+    session: SessionDep,
+    recommendation_id: Annotated[
+        str, Path(min_length=4, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")
+    ],
+) -> HTMLResponse:
+    """A saved recommendation: ranking, memory bars, time-cost chart, basis."""
+    saved_request, answer, catalog_version = recommend_service.get_saved(session, recommendation_id)
+    return _render(
+        request,
+        "results.html",
+        {
+            "answer": answer,
+            "req": saved_request,
+            "catalog_version": catalog_version,
+            "share_path": f"/r/{answer.id}",
+            "chart_options": recommend_service.chart_points(answer),
+        },
+    )
+
+
+def _choice(value: str | None, kind: type[Vendor] | type[Segment], field: str) -> str | None:
+    """An optional filter from a GET form: empty means no filter; anything else must be valid."""
+    if not value:
+        return None
+    try:
+        return kind(value).value
+    except ValueError:
+        allowed = ", ".join(k.value for k in kind)
+        raise InvalidInputError(f"{field} must be one of {allowed}, got '{value}'") from None
+
+
+@router.get("/gpus", response_class=HTMLResponse)
+def show_catalog(
+    request: Request,
+    session: SessionDep,
+    vendor: Annotated[str | None, Query(max_length=20)] = None,
+    segment: Annotated[str | None, Query(max_length=20)] = None,
+    min_memory_gb: Annotated[str | None, Query(max_length=20)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> HTMLResponse:
+    """The catalog as a sortable, filterable table (the filter form sends empty fields)."""
+    try:
+        memory = float(min_memory_gb) if min_memory_gb else None
+    except ValueError:
+        raise InvalidInputError(f"min_memory_gb must be a number, got '{min_memory_gb}'") from None
+    if memory is not None and not 0 <= memory <= 100_000:
+        raise InvalidInputError("min_memory_gb must be between 0 and 100000")
+    filters = GpuFilters(
+        vendor=_choice(vendor, Vendor, "vendor"),
+        segment=_choice(segment, Segment, "segment"),
+        min_memory_gb=memory,
+        q=q or None,
+    )
+    page = gpu_service.list_gpus(
+        session, filters, sort="vendor", descending=False, limit=500, offset=0
+    )
+    return _render(
+        request,
+        "gpus.html",
+        {
+            "page": page,
+            "filters": {"vendor": filters.vendor or "", "segment": filters.segment or "",
+                        "min_memory_gb": min_memory_gb or "", "q": q or ""},
+            "vendors": [v.value for v in Vendor],
+            "segments": [s.value for s in Segment],
+        },
+    )  # fmt: skip
+
+
+@router.get("/gpus/{gpu_id}", response_class=HTMLResponse)
+def show_gpu(
+    request: Request,
+    session: SessionDep,
+    gpu_id: Annotated[str, Path(max_length=80, pattern=ID_PATTERN)],
+) -> HTMLResponse:
+    """One GPU: spec, sources, prices, and probe measurements beside the datasheet."""
+    return _render(request, "gpu.html", {"gpu": gpu_service.get_gpu(session, gpu_id)})

@@ -1,0 +1,84 @@
+"""Server-rendered pages through the app (no browser): forms, errors, pages, offline assets."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+FORM = {
+    "model_source": "preset", "preset": "llama-2-7b", "task": "qlora", "precision": "bf16", "seq_len": "2048",
+    "micro_batch": "1", "tokens": "1e8", "optimizer": "adamw", "activation_checkpointing": "none",
+    "max_gpus": "8", "objective": "balanced", "allow_checkpointing": "on", "allow_zero": "on", "allow_8bit": "on",
+}  # fmt: skip
+
+
+def test_form_page_lists_the_presets(client: TestClient) -> None:
+    html = client.get("/").text
+    assert 'name="preset"' in html
+    assert "Llama 2 7B" in html
+
+
+def test_submitting_the_form_redirects_to_a_shareable_result(client: TestClient) -> None:
+    response = client.post("/", data=FORM, follow_redirects=False)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert re.fullmatch(r"/r/[A-Za-z0-9_-]{12}", location)
+    page = client.get(location).text
+    assert "Ranking" in page
+    assert "Time vs cost" in page
+    assert location in page
+
+
+def test_a_bad_number_is_shown_beside_its_field(client: TestClient) -> None:
+    response = client.post("/", data={**FORM, "seq_len": "lots"})
+    assert response.status_code == 422
+    assert 'id="seq_len-error"' in response.text
+    assert "is not a number" in response.text
+    assert 'value="lots"' in response.text  # the user's input is kept
+
+
+def test_an_out_of_range_value_names_the_field(client: TestClient) -> None:
+    response = client.post("/", data={**FORM, "max_gpus": "0"})
+    assert response.status_code == 422
+    assert 'id="max_gpus-error"' in response.text
+
+
+def test_invalid_config_json_is_shown_beside_the_textarea(client: TestClient) -> None:
+    response = client.post("/", data={**FORM, "model_source": "config", "hf_config": "{not json"})
+    assert response.status_code == 422
+    assert 'id="hf_config-error"' in response.text
+
+
+def test_unsupported_config_family_is_a_field_error_not_a_500(client: TestClient) -> None:
+    response = client.post(
+        "/", data={**FORM, "model_source": "config", "hf_config": '{"model_type": "falcon"}'}
+    )
+    assert response.status_code == 422
+    assert "not supported" in response.text
+
+
+def test_catalog_page_filters(client: TestClient) -> None:
+    html = client.get("/gpus?vendor=amd&min_memory_gb=128").text
+    assert "MI300X" in html
+    assert "H100" not in html
+
+
+def test_gpu_page_shows_sources_and_prices(client: TestClient) -> None:
+    html = client.get("/gpus/nvidia-h100-sxm").text
+    assert "Sources" in html
+    assert "Prices" in html
+    assert "989.4" in html
+
+
+def test_unknown_result_and_gpu_are_404(client: TestClient) -> None:
+    assert client.get("/r/doesnotexist").status_code == 404
+    assert client.get("/gpus/nvidia-h900").status_code == 404
+
+
+def test_pages_load_nothing_from_other_hosts(client: TestClient) -> None:
+    for path in ("/", "/gpus", "/gpus/nvidia-h100-sxm", "/docs"):
+        html = client.get(path).text
+        for asset in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html):
+            assert asset.startswith("/"), f"{path} loads {asset}"
+            assert client.get(asset).status_code == 200, asset
