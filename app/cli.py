@@ -330,6 +330,103 @@ def estimate_command(
     _print_estimate(result)
 
 
+@cli.command("recommend")
+def recommend_command(
+    preset: Annotated[str | None, typer.Option(help="Model preset id.")] = None,
+    parameters: Annotated[
+        float | None, typer.Option(help="Bare parameter count, e.g. 7e9.")
+    ] = None,
+    task: Annotated[
+        str, typer.Option(help="pretrain, finetune, lora, qlora, inference.")
+    ] = "finetune",
+    precision: Annotated[str, typer.Option(help="fp32, tf32, bf16, fp16, fp8.")] = "bf16",
+    seq_len: Annotated[int, typer.Option(help="Tokens per sequence.")] = 2048,
+    tokens: Annotated[float | None, typer.Option(help="Training tokens, e.g. 1e9.")] = None,
+    max_gpus: Annotated[int, typer.Option(help="Largest GPU count.")] = 8,
+    max_budget_usd: Annotated[float | None, typer.Option(help="Budget in USD.")] = None,
+    max_hours: Annotated[float | None, typer.Option(help="Wall-clock limit.")] = None,
+    vendor: Annotated[
+        list[str] | None, typer.Option(help="Repeatable: nvidia, amd, intel.")
+    ] = None,
+    segment: Annotated[
+        list[str] | None, typer.Option(help="Repeatable: consumer, workstation, datacenter.")
+    ] = None,
+    framework: Annotated[str | None, typer.Option(help="pytorch, jax, tensorflow.")] = None,
+    cloud_priced_only: Annotated[bool, typer.Option(help="Only GPUs with a cloud price.")] = False,
+    objective: Annotated[str, typer.Option(help="fastest, cheapest, balanced.")] = "balanced",
+    top: Annotated[int, typer.Option(help="Rows to print.")] = 15,
+    request: Annotated[
+        Path | None, typer.Option(help="A full JSON request (overrides the rest).")
+    ] = None,
+) -> None:
+    """Rank the catalog's GPUs for a job, as POST /api/v1/recommend does."""
+    import json
+
+    from pydantic import ValidationError
+
+    from app.errors import format_validation_errors
+    from app.schemas.recommend import RecommendRequest
+    from app.services.catalog import load_catalog
+    from app.services.recommend import recommend
+
+    if request is not None:
+        body = json.loads(request.read_text())
+    else:
+        model: dict[str, object] = {"preset": preset} if preset else {"parameters": parameters}
+        constraints: dict[str, object] = {
+            "max_gpus": max_gpus,
+            "cloud_priced_only": cloud_priced_only,
+        }
+        for key, value in (("max_budget_usd", max_budget_usd), ("max_hours", max_hours), ("framework", framework),
+                           ("vendors", vendor), ("segments", segment)):  # fmt: skip
+            if value:
+                constraints[key] = value
+        workload = {"task": task, "precision": precision, "seq_len": seq_len, "tokens": tokens}
+        body = {
+            "model": model,
+            "workload": workload,
+            "constraints": constraints,
+            "objective": objective,
+        }
+    try:
+        answer = recommend(
+            RecommendRequest.model_validate(body), load_catalog(get_settings().catalog_dir)
+        )
+    except ValidationError as exc:
+        raise _fail(format_validation_errors(exc.errors())) from None
+    except AdvisorError as exc:
+        raise _fail(exc.message) from None
+    table = Table(title=f"{answer.objective.value}: best of {answer.considered} GPUs")
+    for column in (
+        "#",
+        "GPU",
+        "GPUs",
+        "verdict",
+        "changes",
+        "hours",
+        "USD",
+        "GB/GPU",
+        "bottleneck",
+        "Pareto",
+    ):
+        table.add_column(column, overflow="fold")
+    for option in answer.options[:top]:
+        table.add_row(
+            str(option.rank or "—"),
+            option.gpu,
+            str(option.count),
+            option.verdict.value,
+            ", ".join(option.changes) or "—",
+            _fmt(option.total_hours),
+            _fmt(option.usd, 2) if option.usd is not None else "no price",
+            f"{_fmt(option.memory_per_gpu_gb)} / {option.capacity_gb:.0f}",
+            (option.bottleneck or "—").replace("_", " "),
+            "*" if option.pareto else "",
+        )
+    console.print(table)
+    console.print(f"[dim]{len(answer.excluded)} GPUs excluded by constraints[/]")
+
+
 def _print_estimate(result: object) -> None:
     from app.estimator.result import Estimate
 

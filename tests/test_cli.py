@@ -54,3 +54,52 @@ def test_gpus_with_a_bad_vendor_fails_cleanly(env: Path) -> None:
     result = runner.invoke(cli, ["gpus", "--vendor", "nvida"])
     assert result.exit_code == 1
     assert "nvida" in result.output
+
+
+def test_estimate_prints_fit_time_and_cost(env: Path) -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "estimate",
+            "--gpu",
+            "nvidia-geforce-rtx-4090",
+            "--preset",
+            "llama-2-7b",
+            "--task",
+            "qlora",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "fits" in result.output
+    assert "error band" in result.output
+
+
+def test_estimate_with_a_bad_gpu_fails_cleanly(env: Path) -> None:
+    result = runner.invoke(cli, ["estimate", "--gpu", "nvidia-h900", "--preset", "llama-2-7b"])
+    assert result.exit_code == 1
+    assert "no GPU with id 'nvidia-h900'" in result.output
+
+
+def test_recommend_prints_the_ranking(env: Path) -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "recommend",
+            "--preset",
+            "llama-2-7b",
+            "--task",
+            "qlora",
+            "--segment",
+            "consumer",
+            "--top",
+            "5",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "nvidia-geforce" in result.output or "amd-radeon" in result.output
+
+
+def test_validate_prints_the_table_and_medians(env: Path) -> None:
+    result = runner.invoke(cli, ["validate"])
+    assert result.exit_code == 0, result.output
+    assert "median |error|" in result.output
