@@ -20,8 +20,19 @@ catalog_cli = typer.Typer(help="The GPU catalog files.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(catalog_cli, name="catalog")
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _LazyConsole:
+    """A rich Console made at first use, so COLUMNS set by the caller (or a test) applies."""
+
+    def __init__(self, **kwargs: object) -> None:
+        self._kwargs = kwargs
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(Console(**self._kwargs), name)  # type: ignore[arg-type]
+
+
+console: Console = _LazyConsole()  # type: ignore[assignment]
+err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
 
 
 def _fail(message: str) -> typer.Exit:
