@@ -74,7 +74,7 @@ def test_framework_constraint_removes_unsupported_gpus(catalog: LoadedCatalog) -
         gpu = catalog.gpu(option.gpu)
         assert gpu is not None
         assert gpu.ecosystem.frameworks.jax is True
-    assert any("jax does not officially support it" == e["reason"] for e in response.excluded)
+    assert any(e["reason"] == "jax does not officially support it" for e in response.excluded)
 
 
 def test_fp8_requirement_keeps_only_fp8_hardware(catalog: LoadedCatalog) -> None:
