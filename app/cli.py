@@ -19,6 +19,8 @@ db_cli = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 catalog_cli = typer.Typer(help="The GPU catalog files.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(catalog_cli, name="catalog")
+token_cli = typer.Typer(help="Bearer tokens for the write endpoints.", no_args_is_help=True)
+cli.add_typer(token_cli, name="token")
 
 
 class _LazyConsole:
@@ -191,6 +193,61 @@ def list_gpus_command(
             _fmt(gpu.peak_tflops.fp32),
             _fmt(gpu.tdp_w, 0),
             gpu.ecosystem.platform.value,
+        )
+    console.print(table)
+
+
+def _with_session(fn: object) -> object:
+    from app.db import make_engine, make_sessionmaker, session_scope
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        for session in session_scope(make_sessionmaker(engine)):
+            return fn(session)  # type: ignore[operator]
+    finally:
+        engine.dispose()
+    return None
+
+
+@token_cli.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="A name for who uses it, e.g. gpu-host-1.")],
+) -> None:
+    """Create a token; it is printed once and stored only as a SHA-256 digest."""
+    from app.services.auth import create_token
+
+    try:
+        token = _with_session(lambda s: create_token(s, name))
+    except AdvisorError as exc:
+        raise _fail(exc.message) from None
+    console.print(f"token '{name}' (shown once, keep it secret):")
+    print(token)
+
+
+@token_cli.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token by name; requests with it get 401 from now on."""
+    from app.services.auth import revoke_token
+
+    try:
+        _with_session(lambda s: revoke_token(s, name))
+    except AdvisorError as exc:
+        raise _fail(exc.message) from None
+    console.print(f"revoked '{name}'")
+
+
+@token_cli.command("list")
+def token_list() -> None:
+    """List tokens (names and dates; the tokens themselves are not stored)."""
+    from app.services.auth import list_tokens
+
+    rows = _with_session(list_tokens)
+    table = Table(title="API tokens")
+    for column in ("name", "created", "last used", "revoked"):
+        table.add_column(column)
+    for row in rows or []:  # type: ignore[attr-defined]
+        table.add_row(
+            *(str(row[k] or "—") for k in ("name", "created_at", "last_used_at", "revoked_at"))
         )
     console.print(table)
 

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     probe_timeout_s: float = Field(
         default=600.0, gt=0, le=86400, description="A probe run is killed after this many seconds."
     )
+    probe_heartbeat_stale_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="A running probe run whose heartbeat is older than this is marked interrupted.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
 
 

@@ -15,11 +15,12 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
-from app.api.routes import estimate, gpus, health, models, recommend
+from app.api.routes import estimate, gpus, health, models, probes, recommend
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.services.catalog import load_catalog, sync_catalog_into
+from app.services.probes import mark_interrupted
 from app.web import routes as web_routes
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def _start(app: FastAPI, settings: Settings) -> None:
     catalog = load_catalog(settings.catalog_dir)
     if settings.sync_catalog_on_start:
         sync_catalog_into(app.state.sessionmaker, catalog)
+        mark_interrupted(app.state.sessionmaker, settings.probe_heartbeat_stale_s)
     app.state.catalog = catalog
     log.info(
         "catalog %s loaded: %d GPUs, %d models",
@@ -87,5 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(estimate.router)
     app.include_router(recommend.router)
+    app.include_router(probes.router)
     app.include_router(web_routes.router)
     return app

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app import migrate
-from app.api.deps import get_session
+from app.api.deps import get_optional_session, get_session
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
@@ -90,5 +90,6 @@ def client(app_client: TestClient, db_session: Session) -> Iterator[TestClient]:
 
     app = app_client.app
     app.dependency_overrides[get_session] = _session  # type: ignore[attr-defined]
+    app.dependency_overrides[get_optional_session] = _session  # type: ignore[attr-defined]
     yield app_client
     app.dependency_overrides.clear()  # type: ignore[attr-defined]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import session_scope
@@ -24,6 +24,25 @@ def get_session(request: Request) -> Iterator[Session]:
     yield from session_scope(request.app.state.sessionmaker)
 
 
+def get_optional_session(request: Request) -> Iterator[Session]:
+    """A session whose commit failing (database down) does not fail the request: for endpoints
+    that work from the loaded catalog and only enrich their answer from the database."""
+    session = request.app.state.sessionmaker()
+    try:
+        yield session
+        try:
+            session.commit()
+        except Exception:
+            session.rollback()
+    finally:
+        session.close()
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    return factory
+
+
 def get_catalog(request: Request) -> LoadedCatalog:
     catalog: LoadedCatalog | None = request.app.state.catalog
     if catalog is None:
@@ -36,7 +55,21 @@ def get_optional_catalog(request: Request) -> LoadedCatalog | None:
     return catalog
 
 
+def require_token(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    authorization: Annotated[str | None, Header(description="Bearer <token>")] = None,
+) -> str:
+    """Write endpoints: the caller must present an active bearer token."""
+    from app.services.auth import verify_bearer
+
+    return verify_bearer(session, request.app.state.settings, authorization)
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+TokenDep = Annotated[str, Depends(require_token)]
+OptionalSessionDep = Annotated[Session, Depends(get_optional_session)]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CatalogDep = Annotated[LoadedCatalog, Depends(get_catalog)]
 OptionalCatalogDep = Annotated[LoadedCatalog | None, Depends(get_optional_catalog)]

@@ -3,14 +3,13 @@ estimator."""
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from app.errors import InvalidInputError, NotFoundError
 from app.estimator.cost import Pricing, amortized_price
 from app.estimator.estimate import EstimateContext, EstimateInputError, ModelDescription, estimate
-from app.estimator.hardware import Efficiency, GpuSpec, default_efficiency
+from app.estimator.hardware import GpuSpec
 from app.estimator.hf_config import HfConfigError, shape_from_hf_config
 from app.estimator.model import (
     ASSUMED_ASPECT_RATIO,
@@ -23,19 +22,9 @@ from app.estimator.workload import Workload
 from app.schemas.catalog import CatalogGpu, CatalogPrice, PriceKind
 from app.schemas.estimate import EstimateRequest, HardwareInput, ModelInput
 from app.services.catalog import LoadedCatalog
+from app.services.efficiency import ProbeEfficiency, efficiency_for, probe_efficiency
 
 TRANSFORMER_KINDS = {"decoder", "encoder", "encoder-decoder", "vision-transformer"}
-
-
-@dataclass(frozen=True)
-class ProbeEfficiency:
-    """Measured fractions of peak for one GPU model (from stored probe runs)."""
-
-    gpu_id: str
-    matmul_fraction: float | None
-    bandwidth_fraction: float | None
-    attention_fraction: float | None
-    run_id: int
 
 
 def _invalid(field: str, message: str) -> InvalidInputError:
@@ -124,48 +113,6 @@ def gpu_spec(gpu: CatalogGpu, hardware: HardwareInput | None = None) -> GpuSpec:
     )
 
 
-def _median_fraction(values: Sequence[float]) -> float | None:
-    return min(1.0, statistics.median(values)) if values else None
-
-
-def efficiency_for(
-    spec: GpuSpec, precision: str, catalog: LoadedCatalog, probe: ProbeEfficiency | None = None
-) -> Efficiency:
-    """Achievable fractions for this GPU: probe measurements of the GPU model when the database
-    has them, else published micro-benchmarks (catalog/efficiency.yaml), else vendor defaults.
-    Published figures are re-expressed against this catalog's own dense peak."""
-    base = default_efficiency(spec)
-    if probe is not None and probe.matmul_fraction:
-        return Efficiency(
-            matmul_fraction=min(1.0, probe.matmul_fraction),
-            bandwidth_fraction=min(1.0, probe.bandwidth_fraction or base.bandwidth_fraction),
-            attention_fraction=min(1.0, probe.attention_fraction or base.attention_fraction),
-            overhead_s=base.overhead_s,
-            allreduce_fraction=base.allreduce_fraction,
-            source=f"probe:{probe.run_id}",
-        )
-    dtype = "fp8" if precision == "fp8" else "bf16"
-    peak = spec.peak_tflops.get(dtype) or spec.peak_tflops.get("fp16")
-    data = catalog.efficiency
-    matmul_rows = [m for m in data.matmul if m.covers(spec.id) and m.dtype == dtype]
-    matmul = _median_fraction([m.achieved_tflops / peak for m in matmul_rows]) if peak else None
-    bandwidth_rows = [b for b in data.bandwidth if b.covers(spec.id)]
-    bandwidth = _median_fraction(
-        [b.achieved_gb_s / spec.memory_bandwidth_gb_s for b in bandwidth_rows]
-    )
-    if matmul is None and bandwidth is None:
-        return base
-    cited = "; ".join(sorted({r.source.title for r in [*matmul_rows, *bandwidth_rows]}))
-    return Efficiency(
-        matmul_fraction=matmul or base.matmul_fraction,
-        bandwidth_fraction=bandwidth or base.bandwidth_fraction,
-        attention_fraction=base.attention_fraction,
-        overhead_s=base.overhead_s,
-        allreduce_fraction=base.allreduce_fraction,
-        source=f"published:{cited}",
-    )
-
-
 def _price_label(price: CatalogPrice) -> str:
     where = " ".join(x for x in (price.provider, price.instance, price.region) if x)
     when = "date unknown" if price.observed == "unknown" else f"observed {price.observed}"
@@ -210,13 +157,28 @@ def error_band_for(catalog: LoadedCatalog) -> ErrorBand:
     return ErrorBand(time_pct=band.time_pct, memory_pct=band.memory_pct, basis=band.basis)
 
 
+def _probe_for(
+    session: Session | None, gpu_id: str, catalog: LoadedCatalog
+) -> tuple[ProbeEfficiency | None, str | None]:
+    """Measured efficiency for this GPU model if the database has it; the estimate still works
+    from the loaded catalog when the database is unreachable (with a warning)."""
+    if session is None:
+        return None, None
+    try:
+        return probe_efficiency(session, gpu_id, catalog), None
+    except SQLAlchemyError:
+        session.rollback()
+        return None, "database unreachable: probe measurements were not consulted"
+
+
 def run_estimate(
     request: EstimateRequest,
     catalog: LoadedCatalog,
-    probe: ProbeEfficiency | None = None,
+    session: Session | None = None,
     error_band: ErrorBand | None = None,
 ) -> Estimate:
-    """Estimate one model + workload on one hardware choice."""
+    """Estimate one model + workload on one hardware choice (probe measurements of the GPU
+    model are used when the database holds some)."""
     gpu = catalog.gpu(request.hardware.gpu)
     if gpu is None:
         raise NotFoundError(
@@ -224,7 +186,8 @@ def run_estimate(
             detail={"loc": ["body", "hardware", "gpu"], "hint": "GET /api/v1/gpus lists the ids"},
         )
     model = resolve_model(request.model, catalog)
-    return estimate_with(
+    probe, problem = _probe_for(session, gpu.id, catalog)
+    result = estimate_with(
         model,
         request.workload,
         gpu,
@@ -234,6 +197,9 @@ def run_estimate(
         error_band,
         request.grid_kg_co2_per_kwh,
     )
+    if problem:
+        result.warnings.append(problem)
+    return result
 
 
 def estimate_with(

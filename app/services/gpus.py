@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from app.errors import NotFoundError
 from app.models import Gpu, GpuSource, Price
 from app.repositories import gpus as gpus_repo
+from app.repositories import probes as probes_repo
 from app.schemas.catalog import FieldNote, Frameworks, PeakTflops
 from app.schemas.gpu import (
     EcosystemRead,
@@ -130,5 +131,6 @@ def get_gpu(session: Session, gpu_id: str) -> GpuDetailRead:
             "memory_bus_width_bits": row.memory_bus_width_bits,
             "notes": [FieldNote.model_validate(n) for n in row.notes],
             "prices": [_price(p) for p in row.prices],
+            "measurements": probes_repo.results_for_gpu_as_dicts(session, gpu_id),
         }
     )

@@ -31,8 +31,8 @@ from app.schemas.recommend import (
     Verdict,
 )
 from app.services.catalog import LoadedCatalog
+from app.services.efficiency import efficiency_for
 from app.services.estimate import (
-    efficiency_for,
     error_band_for,
     gpu_spec,
     pricing_for,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import CatalogDep
+from app.api.deps import CatalogDep, OptionalSessionDep
 from app.schemas.estimate import EstimateRequest, EstimateResponse
 from app.services.estimate import run_estimate
 
@@ -12,6 +12,8 @@ router = APIRouter(prefix="/api/v1", tags=["estimate"])
 
 
 @router.post("/estimate", response_model=EstimateResponse)
-def create_estimate(request: EstimateRequest, catalog: CatalogDep) -> EstimateResponse:
+def create_estimate(
+    request: EstimateRequest, catalog: CatalogDep, session: OptionalSessionDep
+) -> EstimateResponse:
     """Memory per GPU, fit, time, cost and energy for a model and workload on one GPU choice."""
-    return run_estimate(request, catalog)
+    return run_estimate(request, catalog, session)

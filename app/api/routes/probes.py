@@ -1,0 +1,64 @@
+"""Probe runs: start one here, read its progress and results, accept a remote agent's JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import CatalogDep, SessionDep, SessionFactoryDep, SettingsDep, TokenDep
+from app.errors import AdvisorError, format_validation_errors
+from app.schemas.probes import MAX_SUBMISSION_BYTES, ProbeRunCreate, ProbeRunRead, ProbeSubmission
+from app.services import probes as probe_service
+
+router = APIRouter(prefix="/api/v1", tags=["probes"])
+
+
+class PayloadTooLargeError(AdvisorError):
+    status_code = 413
+
+
+@router.post("/probe-runs", response_model=ProbeRunRead, status_code=202)
+def start_probe_run(
+    body: ProbeRunCreate,
+    _token: TokenDep,
+    factory: SessionFactoryDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+) -> ProbeRunRead:
+    """Start the JAX probes here in a subprocess (bearer token; one run at a time, else 409)."""
+    return probe_service.start_local_run(factory, settings, body, catalog)
+
+
+@router.get("/probe-runs/{run_id}", response_model=ProbeRunRead)
+def get_probe_run(
+    session: SessionDep, catalog: CatalogDep, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> ProbeRunRead:
+    """A probe run: status, progress, results, and the estimator's self-check."""
+    return probe_service.read_run(session, run_id, catalog)
+
+
+@router.post("/probe-results", response_model=ProbeRunRead, status_code=201)
+async def submit_probe_results(
+    request: Request, token_name: TokenDep, session: SessionDep, catalog: CatalogDep
+) -> ProbeRunRead:
+    """Store results a remote agent measured (`python -m probes run --submit URL --token T`)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_SUBMISSION_BYTES:
+            raise PayloadTooLargeError(f"submission larger than {MAX_SUBMISSION_BYTES} bytes")
+    try:
+        submission = ProbeSubmission.model_validate_json(bytes(body))
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False)
+        raise AdvisorError(
+            "invalid probe submission: " + format_validation_errors(errors),
+            detail=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors],
+            status_code=422,
+        ) from None
+    return await run_in_threadpool(
+        probe_service.submit_remote, session, submission, catalog, token_name
+    )

@@ -1,0 +1,102 @@
+"""Probe runs: the probe CLI's JSON (design.md contract) and what the API returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
+
+# Names of the probe workloads (probes/workloads); tests/probes checks this against
+# `python -m probes list`, since the web process never imports the probes package.
+PROBE_NAMES = ("matmul", "bandwidth", "attention", "train_step", "collective")
+MAX_RESULTS = 5_000
+MAX_SUBMISSION_BYTES = 2_000_000
+
+
+class ProbeResultIn(BaseModel):
+    """One measurement as the probe CLI prints it; extra keys are kept as context."""
+
+    model_config = ConfigDict(extra="allow")
+
+    probe: str = Field(min_length=1, max_length=40)
+    dtype: str | None = Field(default=None, max_length=20)
+    size: str | None = Field(default=None, max_length=80)
+    tflops: NonNegativeFloat | None = Field(default=None, le=1e6)
+    gb_s: NonNegativeFloat | None = Field(default=None, le=1e6)
+    median_s: NonNegativeFloat | None = Field(default=None, le=1e6)
+    error: str | None = Field(default=None, max_length=4000)
+    skipped: str | None = Field(default=None, max_length=4000)
+
+
+class DeviceIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    backend: str = Field(min_length=1, max_length=16)
+    device_kind: str = Field(min_length=1, max_length=200)
+    device_count: int | None = Field(default=None, ge=1, le=100_000)
+    catalog_gpu_id: str | None = Field(default=None, max_length=80)
+    jax_version: str | None = Field(default=None, max_length=40)
+
+
+class ProbeSubmission(BaseModel):
+    """`python -m probes run --json` output, as a remote agent posts it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    device: DeviceIn
+    results: list[ProbeResultIn] = Field(min_length=1, max_length=MAX_RESULTS)
+    quick: bool = False
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+
+class ProbeRunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quick: bool = Field(
+        default=True, description="Small sizes (seconds) instead of the full sweep."
+    )
+    only: list[Literal["matmul", "bandwidth", "attention", "train_step", "collective"]] | None = (
+        Field(default=None, max_length=5, description="Run only these probes.")
+    )
+
+
+class SelfCheck(BaseModel):
+    """The estimator's predicted training-step time for the train_step probe's model on the same
+    device, beside the measured one."""
+
+    measured_step_s: float
+    predicted_step_s: float
+    error_pct: float
+    basis: str
+
+
+class ProbeResultRead(BaseModel):
+    probe: str
+    dtype: str | None
+    size: str | None
+    tflops: float | None
+    gb_s: float | None
+    median_s: float | None
+    error: str | None
+    data: dict[str, Any]
+
+
+class ProbeRunRead(BaseModel):
+    id: int
+    status: Literal["queued", "running", "succeeded", "failed", "interrupted"]
+    source: Literal["local", "remote"]
+    quick: bool
+    progress: float = Field(description="0-1.")
+    message: str | None
+    backend: str | None
+    device_kind: str | None
+    gpu_id: str | None = Field(description="Matched catalog GPU, or None (unmatched).")
+    device: dict[str, Any] | None
+    jax_version: str | None
+    created_at: dt.datetime | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    results: list[ProbeResultRead]
+    self_check: SelfCheck | None = None

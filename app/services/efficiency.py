@@ -1,0 +1,115 @@
+"""Achievable fractions of peak for a GPU: measured by probes, published, or vendor defaults."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app.estimator.hardware import Efficiency, GpuSpec, default_efficiency
+from app.models import ProbeResult
+from app.repositories import probes as probes_repo
+from app.services.catalog import LoadedCatalog
+
+
+@dataclass(frozen=True)
+class ProbeEfficiency:
+    """Measured fractions of peak for one GPU model (from stored probe runs)."""
+
+    gpu_id: str
+    matmul_fraction: float | None
+    bandwidth_fraction: float | None
+    attention_fraction: float | None
+    run_id: int
+
+
+def _median_fraction(values: Sequence[float]) -> float | None:
+    return min(1.0, statistics.median(values)) if values else None
+
+
+def efficiency_for(
+    spec: GpuSpec, precision: str, catalog: LoadedCatalog, probe: ProbeEfficiency | None = None
+) -> Efficiency:
+    """Achievable fractions for this GPU: probe measurements of the GPU model when the database
+    has them, else published micro-benchmarks (catalog/efficiency.yaml), else vendor defaults.
+    Published figures are re-expressed against this catalog's own dense peak."""
+    base = default_efficiency(spec)
+    if probe is not None and probe.matmul_fraction:
+        return Efficiency(
+            matmul_fraction=min(1.0, probe.matmul_fraction),
+            bandwidth_fraction=min(1.0, probe.bandwidth_fraction or base.bandwidth_fraction),
+            attention_fraction=min(1.0, probe.attention_fraction or base.attention_fraction),
+            overhead_s=base.overhead_s,
+            allreduce_fraction=base.allreduce_fraction,
+            source=f"probe:{probe.run_id}",
+        )
+    dtype = "fp8" if precision == "fp8" else "bf16"
+    peak = spec.peak_tflops.get(dtype) or spec.peak_tflops.get("fp16")
+    data = catalog.efficiency
+    matmul_rows = [m for m in data.matmul if m.covers(spec.id) and m.dtype == dtype]
+    matmul = _median_fraction([m.achieved_tflops / peak for m in matmul_rows]) if peak else None
+    bandwidth_rows = [b for b in data.bandwidth if b.covers(spec.id)]
+    bandwidth = _median_fraction(
+        [b.achieved_gb_s / spec.memory_bandwidth_gb_s for b in bandwidth_rows]
+    )
+    if matmul is None and bandwidth is None:
+        return base
+    cited = "; ".join(sorted({r.source.title for r in [*matmul_rows, *bandwidth_rows]}))
+    return Efficiency(
+        matmul_fraction=matmul or base.matmul_fraction,
+        bandwidth_fraction=bandwidth or base.bandwidth_fraction,
+        attention_fraction=base.attention_fraction,
+        overhead_s=base.overhead_s,
+        allreduce_fraction=base.allreduce_fraction,
+        source=f"published:{cited}",
+    )
+
+
+def best_rate(
+    results: list[ProbeResult], probe: str, field: str, dtype: str | None = None
+) -> float | None:
+    values = [
+        getattr(r, field)
+        for r in results
+        if r.probe == probe
+        and r.error is None
+        and getattr(r, field)
+        and (dtype is None or r.dtype == dtype)
+    ]
+    return max(values) if values else None
+
+
+def fractions(
+    results: list[ProbeResult], spec: GpuSpec, dtype: str = "bf16"
+) -> dict[str, float | None]:
+    """Measured rates as fractions of the catalog's dense peaks."""
+    peak = spec.peak_tflops.get(dtype)
+    matmul = best_rate(results, "matmul", "tflops", dtype)
+    attention = best_rate(results, "attention", "tflops", dtype)
+    bandwidth = best_rate(results, "bandwidth", "gb_s")
+    return {
+        "matmul": matmul / peak if matmul and peak else None,
+        "attention": attention / peak if attention and peak else None,
+        "bandwidth": bandwidth / spec.memory_bandwidth_gb_s if bandwidth else None,
+    }
+
+
+def probe_efficiency(
+    session: Session, gpu_id: str, catalog: LoadedCatalog
+) -> ProbeEfficiency | None:
+    """Efficiency measured on this GPU model by the newest succeeded run, if any."""
+    from app.services.estimate import gpu_spec
+
+    run_id = probes_repo.latest_succeeded_run_id(session, gpu_id)
+    gpu = catalog.gpu(gpu_id)
+    if run_id is None or gpu is None:
+        return None
+    run = probes_repo.get_run(session, run_id)
+    if run is None:
+        return None
+    f = fractions(list(run.results), gpu_spec(gpu))
+    if f["matmul"] is None:
+        return None
+    return ProbeEfficiency(gpu_id, f["matmul"], f["bandwidth"], f["attention"], run_id)
