@@ -47,6 +47,28 @@ class Settings(BaseSettings):
         description="A running probe run whose heartbeat is older than this is marked interrupted.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+    log_json: bool = Field(default=True, description="JSON log lines with a request id.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (none by default).",
+    )
+    max_body_bytes: int = Field(
+        default=4_000_000,
+        ge=1_000,
+        le=100_000_000,
+        description="Largest request body accepted (413 above).",
+    )
+    rate_limit: str = Field(
+        default="120/minute",
+        description="Per-client limit on estimate, recommend and probe-run writes.",
+    )
+    rate_limit_enabled: bool = Field(
+        default=True, description="Turn the rate limit off (e.g. load tests)."
+    )
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        description="`limits` storage: memory:// per process, or redis://host:6379.",
+    )
 
 
 @lru_cache

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 
 class AdvisorError(Exception):
@@ -108,7 +110,17 @@ async def _validation_error_handler(_request: Request, exc: Exception) -> JSONRe
     )
 
 
+async def _database_error_handler(request: Request, exc: Exception) -> Response:
+    """The database is down or unreachable: 503 (readiness fails too), never a 500."""
+    logging.getLogger(__name__).error("database error: %s", type(exc).__name__)
+    return await _advisor_error_handler(
+        request, ServiceUnavailableError("the database is unavailable; try again shortly")
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the one AdvisorError handler and the 422 renderer on the app."""
     app.add_exception_handler(AdvisorError, _advisor_error_handler)
+    app.add_exception_handler(OperationalError, _database_error_handler)
+    app.add_exception_handler(InterfaceError, _database_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from app import __version__
+from app import __version__, observability
 from app.api.routes import estimate, gpus, health, models, probes, recommend
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.log_json:
+            observability.configure_logging(settings)
         await run_in_threadpool(_start, app, settings)
         try:
             yield
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = None
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
     install_error_handlers(app)
+    observability.install(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/docs", include_in_schema=False)

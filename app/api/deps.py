@@ -66,6 +66,13 @@ def require_token(
     return verify_bearer(session, request.app.state.settings, authorization)
 
 
+def rate_limited(request: Request) -> None:
+    """Count this request against the caller's limit for the route (429 past it)."""
+    route = request.scope.get("route")
+    request.app.state.rate_limiter.check(request, getattr(route, "path", request.url.path))
+
+
+RateLimit = Depends(rate_limited)
 SessionDep = Annotated[Session, Depends(get_session)]
 TokenDep = Annotated[str, Depends(require_token)]
 OptionalSessionDep = Annotated[Session, Depends(get_optional_session)]

@@ -19,6 +19,7 @@ from app.estimator.model import (
 )
 from app.estimator.result import ErrorBand, Estimate
 from app.estimator.workload import Workload
+from app.metrics import ESTIMATE_ERRORS
 from app.schemas.catalog import CatalogGpu, CatalogPrice, PriceKind
 from app.schemas.estimate import EstimateRequest, HardwareInput, ModelInput
 from app.services.catalog import LoadedCatalog
@@ -217,6 +218,7 @@ def estimate_with(
     try:
         spec.peak_flops(workload.precision.value)
     except ValueError as exc:
+        ESTIMATE_ERRORS.labels(kind="precision").inc()
         raise _invalid("workload.precision", str(exc)) from exc
     ctx = EstimateContext(
         gpu=spec,
@@ -229,6 +231,7 @@ def estimate_with(
     try:
         result = estimate(model, workload, ctx)
     except EstimateInputError as exc:
+        ESTIMATE_ERRORS.labels(kind="layout").inc()
         raise _invalid(exc.field, exc.message) from exc
     if gpu.tdp_w is None:
         result.warnings.append(f"{gpu.name} has no published board power: energy not estimated")

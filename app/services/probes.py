@@ -28,6 +28,7 @@ from app.estimator.estimate import EstimateContext, ModelDescription, estimate
 from app.estimator.hardware import Efficiency, GpuSpec
 from app.estimator.model import TransformerShape
 from app.estimator.workload import Workload
+from app.metrics import PROBE_RUNS
 from app.models import ProbeResult, ProbeRun
 from app.repositories import probes as probes_repo
 from app.schemas.probes import (
@@ -109,6 +110,7 @@ def submit_remote(
     _apply(run, submission, catalog)
     probes_repo.add_run(session, run)
     probes_repo.add_results(session, run, _result_rows(submission))
+    PROBE_RUNS.labels(source="remote", status=run.status).inc()
     return read_run(session, run.id, catalog)
 
 
@@ -244,6 +246,7 @@ def _execute(
             run.message = message
             run.progress = 1.0
             run.finished_at = _now()
+        PROBE_RUNS.labels(source="local", status=status).inc()
     except Exception:
         log.exception("could not store probe run %d", run_id)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CatalogDep, SessionDep
+from app.api.deps import CatalogDep, RateLimit, SessionDep
 from app.errors import AdvisorError, InvalidInputError
 from app.schemas.catalog import ID_PATTERN, Segment, Vendor
 from app.schemas.gpu import GpuFilters
@@ -46,7 +46,7 @@ def show_form(request: Request, catalog: CatalogDep) -> HTMLResponse:
     return _render(request, "index.html", _form_context(catalog, dict(DEFAULTS), {}))
 
 
-@router.post("/", response_class=HTMLResponse)
+@router.post("/", response_class=HTMLResponse, dependencies=[RateLimit])
 async def submit_form(request: Request, catalog: CatalogDep, session: SessionDep) -> Response:
     """Rank the catalog for the submitted job; field errors re-render the form."""
     form = await request.form()

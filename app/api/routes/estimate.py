@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import CatalogDep, OptionalSessionDep
+from app.api.deps import CatalogDep, OptionalSessionDep, RateLimit
 from app.schemas.estimate import EstimateRequest, EstimateResponse
 from app.services.estimate import run_estimate
 
 router = APIRouter(prefix="/api/v1", tags=["estimate"])
 
 
-@router.post("/estimate", response_model=EstimateResponse)
+@router.post("/estimate", response_model=EstimateResponse, dependencies=[RateLimit])
 def create_estimate(
     request: EstimateRequest, catalog: CatalogDep, session: OptionalSessionDep
 ) -> EstimateResponse:

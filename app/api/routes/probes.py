@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CatalogDep, SessionDep, SessionFactoryDep, SettingsDep, TokenDep
+from app.api.deps import CatalogDep, RateLimit, SessionDep, SessionFactoryDep, SettingsDep, TokenDep
 from app.errors import AdvisorError, format_validation_errors
 from app.schemas.probes import MAX_SUBMISSION_BYTES, ProbeRunCreate, ProbeRunRead, ProbeSubmission
 from app.services import probes as probe_service
@@ -20,7 +20,7 @@ class PayloadTooLargeError(AdvisorError):
     status_code = 413
 
 
-@router.post("/probe-runs", response_model=ProbeRunRead, status_code=202)
+@router.post("/probe-runs", response_model=ProbeRunRead, status_code=202, dependencies=[RateLimit])
 def start_probe_run(
     body: ProbeRunCreate,
     _token: TokenDep,

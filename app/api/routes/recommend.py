@@ -6,14 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.api.deps import CatalogDep, SessionDep
+from app.api.deps import CatalogDep, RateLimit, SessionDep
 from app.schemas.recommend import RecommendRequest, RecommendResponse
 from app.services import recommend as recommend_service
 
 router = APIRouter(prefix="/api/v1", tags=["recommend"])
 
 
-@router.post("/recommend", response_model=RecommendResponse)
+@router.post("/recommend", response_model=RecommendResponse, dependencies=[RateLimit])
 def create_recommendation(
     request: RecommendRequest, catalog: CatalogDep, session: SessionDep
 ) -> RecommendResponse:

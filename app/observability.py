@@ -1,0 +1,189 @@
+"""Request ids, JSON logs, Prometheus metrics, security headers, body limits and rate limits.
+
+All of it is installed on the app by `install(app, settings)` in the factory; nothing runs at
+import time except defining the metric objects (prometheus_client registers them once per
+process).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from limits import parse, storage, strategies
+from prometheus_fastapi_instrumentator import Instrumentator
+from pythonjsonlogger.json import JsonFormatter
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Settings
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+# Content Security Policy: every script, style and font comes from the app itself; Swagger UI
+# needs inline style/script for its bootstrap snippet.
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": CSP,
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    """JSON lines on stderr, each with the request id (python-json-logger)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"levelname": "level"},
+        )
+    )
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_advisor", False):
+            root.removeHandler(existing)
+    handler._advisor = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+
+
+class RequestContextMiddleware(BaseHTTPMiddleware):
+    """A request id (the caller's X-Request-ID if sane, else a new one) on the response and in
+    every log line, plus the security headers."""
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        incoming = request.headers.get("x-request-id", "")
+        request_id = (
+            incoming
+            if 8 <= len(incoming) <= 64 and incoming.isascii() and incoming.isprintable()
+            else secrets.token_hex(8)
+        )
+        token = request_id_var.set(request_id)
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        response.headers["X-Request-ID"] = request_id
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies above `max_bytes` with 413, whether announced by Content-Length or
+    streamed (pure ASGI, so the body is never buffered beyond the limit)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLargeError
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLargeError:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"error": f"request body larger than {self.max_bytes} bytes", "detail": None},
+            status_code=413,
+        )
+        await response(scope, receive, send)
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+class RateLimiter:
+    """Per-client limits for the expensive endpoints, with the `limits` library (moving window;
+    in-memory per process by default, or shared storage such as redis:// for many replicas)."""
+
+    def __init__(self, settings: Settings):
+        self.enabled = settings.rate_limit_enabled
+        self.limit = parse(settings.rate_limit)
+        self.window = strategies.MovingWindowRateLimiter(
+            storage.storage_from_string(settings.rate_limit_storage_uri)
+        )
+
+    def check(self, request: Request, scope_name: str) -> None:
+        if not self.enabled:
+            return
+        client = request.client.host if request.client else "unknown"
+        if not self.window.hit(self.limit, scope_name, client):
+            raise RateLimitedError(f"rate limit exceeded: {self.limit} per client on {scope_name}")
+
+
+class RateLimitedError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+async def _rate_limited(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimitedError)
+    return JSONResponse(
+        {"error": exc.message, "detail": None}, status_code=429, headers={"Retry-After": "60"}
+    )
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Middleware, limiter and /metrics on the app, in the order requests meet them."""
+    app.state.rate_limiter = RateLimiter(settings)
+    app.add_exception_handler(RateLimitedError, _rate_limited)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    Instrumentator(excluded_handlers=["/metrics", "/static/.*"]).instrument(app).expose(
+        app, endpoint="/metrics", include_in_schema=False
+    )
