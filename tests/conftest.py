@@ -69,6 +69,7 @@ def settings(database_url: str) -> Settings:
         catalog_dir=CATALOG_DIR,
         sync_catalog_on_start=False,
         api_token="test-token",
+        rate_limit_enabled=False,
     )
 
 
@@ -93,3 +94,12 @@ def client(app_client: TestClient, db_session: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_optional_session] = _session  # type: ignore[attr-defined]
     yield app_client
     app.dependency_overrides.clear()  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the fuzzing case count (issue: the fuzzing run prints how many cases it ran)."""
+    import sys
+
+    module = sys.modules.get("tests.fuzz.test_schemathesis")
+    if module is not None and module.CASES:
+        terminalreporter.write_line(module.fuzz_summary())

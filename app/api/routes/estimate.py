@@ -5,10 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import CatalogDep, OptionalSessionDep, RateLimit
+from app.schemas.errors import responses
 from app.schemas.estimate import EstimateRequest, EstimateResponse
 from app.services.estimate import run_estimate
 
-router = APIRouter(prefix="/api/v1", tags=["estimate"])
+router = APIRouter(
+    prefix="/api/v1", tags=["estimate"], responses=responses(404, 413, 422, 429, 503)
+)
 
 
 @router.post("/estimate", response_model=EstimateResponse, dependencies=[RateLimit])

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Path, Query
 
 from app.api.deps import SessionDep
 from app.schemas.catalog import ID_PATTERN, Platform, Segment, Vendor
+from app.schemas.errors import responses
 from app.schemas.gpu import Framework, GpuDetailRead, GpuFilters, GpuPage, GpuSort
 from app.services import gpus as gpu_service
 
-router = APIRouter(prefix="/api/v1/gpus", tags=["gpus"])
+router = APIRouter(prefix="/api/v1/gpus", tags=["gpus"], responses=responses(413, 422, 503))
 
 
 @router.get("", response_model=GpuPage)
@@ -53,7 +54,7 @@ def list_gpus(
     )
 
 
-@router.get("/{gpu_id}", response_model=GpuDetailRead)
+@router.get("/{gpu_id}", response_model=GpuDetailRead, responses=responses(404))
 def get_gpu(
     session: SessionDep,
     gpu_id: Annotated[str, Path(max_length=80, pattern=ID_PATTERN, description="Catalog id.")],

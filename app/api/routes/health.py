@@ -19,7 +19,11 @@ def healthz() -> Health:
     return Health(status="ok", version=__version__)
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready"}},
+)
 def readyz(session: SessionDep, catalog: OptionalCatalogDep) -> JSONResponse:
     """Ready to serve: the database answers and holds the loaded catalog (503 otherwise)."""
     readiness = check_readiness(session, catalog)

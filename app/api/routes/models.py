@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from app.api.deps import CatalogDep
 from app.schemas.catalog import CatalogModel
+from app.schemas.errors import responses
 from app.services import catalog as catalog_service
 
-router = APIRouter(prefix="/api/v1/models", tags=["models"])
+router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=responses(413, 503))
 
 
 @router.get("", response_model=list[CatalogModel])

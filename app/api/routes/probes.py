@@ -10,17 +10,24 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CatalogDep, RateLimit, SessionDep, SessionFactoryDep, SettingsDep, TokenDep
 from app.errors import AdvisorError, format_validation_errors
+from app.schemas.errors import responses
 from app.schemas.probes import MAX_SUBMISSION_BYTES, ProbeRunCreate, ProbeRunRead, ProbeSubmission
 from app.services import probes as probe_service
 
-router = APIRouter(prefix="/api/v1", tags=["probes"])
+router = APIRouter(prefix="/api/v1", tags=["probes"], responses=responses(413, 422, 503))
 
 
 class PayloadTooLargeError(AdvisorError):
     status_code = 413
 
 
-@router.post("/probe-runs", response_model=ProbeRunRead, status_code=202, dependencies=[RateLimit])
+@router.post(
+    "/probe-runs",
+    response_model=ProbeRunRead,
+    status_code=202,
+    dependencies=[RateLimit],
+    responses=responses(401, 409, 429),
+)
 def start_probe_run(
     body: ProbeRunCreate,
     _token: TokenDep,
@@ -32,7 +39,7 @@ def start_probe_run(
     return probe_service.start_local_run(factory, settings, body, catalog)
 
 
-@router.get("/probe-runs/{run_id}", response_model=ProbeRunRead)
+@router.get("/probe-runs/{run_id}", response_model=ProbeRunRead, responses=responses(404))
 def get_probe_run(
     session: SessionDep, catalog: CatalogDep, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> ProbeRunRead:
@@ -40,7 +47,9 @@ def get_probe_run(
     return probe_service.read_run(session, run_id, catalog)
 
 
-@router.post("/probe-results", response_model=ProbeRunRead, status_code=201)
+@router.post(
+    "/probe-results", response_model=ProbeRunRead, status_code=201, responses=responses(401)
+)
 async def submit_probe_results(
     request: Request, token_name: TokenDep, session: SessionDep, catalog: CatalogDep
 ) -> ProbeRunRead:

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from app.api.deps import CatalogDep, RateLimit, SessionDep
+from app.schemas.errors import responses
 from app.schemas.recommend import RecommendRequest, RecommendResponse
 from app.services import recommend as recommend_service
 
-router = APIRouter(prefix="/api/v1", tags=["recommend"])
+router = APIRouter(prefix="/api/v1", tags=["recommend"], responses=responses(413, 422, 429, 503))
 
 
 @router.post("/recommend", response_model=RecommendResponse, dependencies=[RateLimit])
@@ -21,7 +22,11 @@ def create_recommendation(
     return recommend_service.recommend_and_save(session, request, catalog)
 
 
-@router.get("/recommendations/{recommendation_id}", response_model=RecommendResponse)
+@router.get(
+    "/recommendations/{recommendation_id}",
+    response_model=RecommendResponse,
+    responses=responses(404),
+)
 def get_recommendation(
     session: SessionDep,
     recommendation_id: Annotated[
