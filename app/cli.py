@@ -57,7 +57,7 @@ def serve(
         from app import migrate as migrations
 
         migrations.upgrade(settings.database_url)
-    uvicorn.run(
+    config = uvicorn.Config(
         "app.main:create_app",
         factory=True,
         host=host or settings.host,
@@ -65,6 +65,28 @@ def serve(
         workers=workers or settings.workers,
         log_level=settings.log_level,
     )
+    if config.workers > 1:
+        _serve_workers(config)
+    else:
+        uvicorn.Server(config).run()
+
+
+def _serve_workers(config: object) -> None:
+    """Several uvicorn workers on one listening socket we bind ourselves with proto=IPPROTO_TCP:
+    uvicorn's own bind leaves proto 0, so accepted connections never get TCP_NODELAY and every
+    keep-alive response waits ~40 ms for a delayed ACK (uvicorn issue #3149)."""
+    import socket
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    assert isinstance(config, uvicorn.Config)
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 @db_cli.command("upgrade")
