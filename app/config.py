@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class Settings(BaseSettings):
         default=True, description="Validate the catalog and sync it into the database at start-up."
     )
     probe_python: str = Field(
-        default="python3",
+        default=sys.executable,
         description="Python interpreter (with JAX installed) that runs `python -m probes`.",
     )
     probe_timeout_s: float = Field(

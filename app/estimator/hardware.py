@@ -118,6 +118,7 @@ class Efficiency:
     allreduce_fraction: float
     source: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    memory_op_overhead_s: float | None = None  # bandwidth-bound ops; None = overhead_s
 
     def __post_init__(self) -> None:
         for name in (

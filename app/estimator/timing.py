@@ -78,7 +78,10 @@ def op_time(op: Op, gpu: GpuSpec, eff: Efficiency, precision: str) -> OpTime:
     else:
         compute = 0.0
     memory = memory_bytes / (gpu.bandwidth_bytes_s * eff.bandwidth_fraction)
-    return OpTime(eff.overhead_s + max(compute, memory), compute, memory)
+    fixed = eff.overhead_s
+    if op.kind is OpKind.elementwise and eff.memory_op_overhead_s is not None:
+        fixed = eff.memory_op_overhead_s
+    return OpTime(fixed + max(compute, memory), compute, memory)
 
 
 @dataclass

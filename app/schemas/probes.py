@@ -35,7 +35,9 @@ class DeviceIn(BaseModel):
     backend: str = Field(min_length=1, max_length=16)
     device_kind: str = Field(min_length=1, max_length=200)
     device_count: int | None = Field(default=None, ge=1, le=100_000)
-    catalog_gpu_id: str | None = Field(default=None, max_length=80)
+    catalog_id: str | None = Field(
+        default=None, max_length=80, description="The probe CLI's catalog match."
+    )
     jax_version: str | None = Field(default=None, max_length=40)
 
 

@@ -113,3 +113,43 @@ def probe_efficiency(
     if f["matmul"] is None:
         return None
     return ProbeEfficiency(gpu_id, f["matmul"], f["bandwidth"], f["attention"], run_id)
+
+
+def fit_latency_throughput(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least-squares fit of t = t0 + work / rate to (work, seconds) points of a size sweep.
+
+    Returns (rate in work/s, t0 in s), t0 clamped at 0; None with fewer than two sizes or a
+    non-positive slope (noise larger than the size effect).
+    """
+    sizes = {w for w, _ in points}
+    if len(sizes) < 2:
+        return None
+    n = len(points)
+    mean_w = sum(w for w, _ in points) / n
+    mean_t = sum(t for _, t in points) / n
+    var = sum((w - mean_w) ** 2 for w, _ in points)
+    slope = sum((w - mean_w) * (t - mean_t) for w, t in points) / var
+    if slope <= 0:
+        return None
+    t0 = max(0.0, mean_t - slope * mean_w)
+    return 1.0 / slope, t0
+
+
+def sweep(
+    results: Sequence[ProbeResult], probe: str, dtype: str | None, work_key: str
+) -> list[tuple[float, float]]:
+    """(work, median seconds) points of one probe's size sweep (FLOPs or bytes per call)."""
+    points = []
+    for r in results:
+        if (
+            r.probe != probe
+            or r.error is not None
+            or not r.median_s
+            or (dtype is not None and r.dtype != dtype)
+        ):
+            continue
+        work = r.data.get(work_key)
+        calls = r.data.get("calls_per_sample") or 1
+        if isinstance(work, int | float) and work > 0:
+            points.append((float(work), float(r.median_s) / float(calls)))
+    return points

@@ -39,7 +39,13 @@ from app.schemas.probes import (
     SelfCheck,
 )
 from app.services.catalog import LoadedCatalog
-from app.services.efficiency import best_rate, efficiency_for, fractions
+from app.services.efficiency import (
+    best_rate,
+    efficiency_for,
+    fit_latency_throughput,
+    fractions,
+    sweep,
+)
 from app.services.estimate import gpu_spec
 
 log = logging.getLogger(__name__)
@@ -86,7 +92,7 @@ def _apply(run: ProbeRun, submission: ProbeSubmission, catalog: LoadedCatalog) -
     device = submission.device
     run.backend = device.backend
     run.device_kind = device.device_kind
-    matched = device.catalog_gpu_id
+    matched = device.catalog_id
     run.gpu_id = matched if matched and catalog.gpu(matched) is not None else None
     run.device = device.model_dump(mode="json")
     run.jax_version = device.jax_version
@@ -301,26 +307,42 @@ def _device_spec(
             source=f"probe:{run.id}",
         )
         return spec, eff, f"{gpu.name} with this run's measured efficiency"
-    matmul = best_rate(results, "matmul", "tflops", dtype)
-    bandwidth = best_rate(results, "bandwidth", "gb_s")
-    if not matmul or not bandwidth:
+    # Unmatched (e.g. the host CPU): fit t = t0 + work / rate to the probe's own size sweeps,
+    # so the "peak" is the measured large-size rate and t0 the measured per-call cost.
+    matmul_fit = fit_latency_throughput(sweep(results, "matmul", dtype, "flops"))
+    best_matmul = best_rate(results, "matmul", "tflops", dtype)
+    best_bandwidth = best_rate(results, "bandwidth", "gb_s")
+    if not best_matmul or not best_bandwidth:
         return None
-    attention = best_rate(results, "attention", "tflops", dtype) or matmul
-    memory_gb = float((run.device or {}).get("memory_bytes") or 64e9) / 2**30
+    matmul_tflops = matmul_fit[0] / 1e12 if matmul_fit else best_matmul
+    bandwidth_gb_s = best_bandwidth  # one size per kernel: no sweep to fit
+    attention = best_rate(results, "attention", "tflops", dtype) or matmul_tflops
+    device = run.device or {}
+    memory_gb = (
+        float(device.get("memory_total_bytes") or device.get("memory_limit_bytes") or 2**36) / 2**30
+    )
     spec = GpuSpec(
         id="probe-device", name=run.device_kind or "probe device", vendor="other", architecture="host",
-        segment="host", memory_gb=memory_gb, memory_bandwidth_gb_s=bandwidth,
-        peak_tflops={dtype: matmul}, tdp_w=0.0, platform=run.backend or "cpu",
+        segment="host", memory_gb=memory_gb, memory_bandwidth_gb_s=bandwidth_gb_s,
+        peak_tflops={dtype: matmul_tflops}, tdp_w=0.0, platform=run.backend or "cpu",
     )  # fmt: skip
     eff = Efficiency(
         matmul_fraction=1.0,
         bandwidth_fraction=1.0,
-        attention_fraction=min(1.0, attention / matmul),
-        overhead_s=0.0,
+        attention_fraction=min(1.0, attention / matmul_tflops),
+        overhead_s=matmul_fit[1] if matmul_fit else 0.0,
+        memory_op_overhead_s=0.0,  # XLA fuses elementwise steps into the neighbouring kernels
         allreduce_fraction=1.0,
         source=f"probe:{run.id}",
     )
-    return spec, eff, "unmatched device: peaks are this run's best measured matmul and bandwidth"
+    return (
+        spec,
+        eff,
+        (
+            f"unmatched device: matmul {matmul_tflops:.3g} TFLOP/s + {eff.overhead_s * 1e3:.2f} ms per call "
+            f"(fitted to this run's matmul sizes), memory {bandwidth_gb_s:.3g} GB/s (best measured)"
+        ),
+    )
 
 
 def self_check(run: ProbeRun, catalog: LoadedCatalog) -> SelfCheck | None:

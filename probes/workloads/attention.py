@@ -1,0 +1,107 @@
+"""Scaled dot-product attention, `jax.nn.dot_product_attention`, at several sequence lengths.
+
+Shapes are (batch, seq_len, heads, head_dim) for q, k and v (self-attention, as many key/value
+heads as query heads). The implementation is JAX's choice (`implementation=None`: cuDNN's fused
+kernel where it applies on NVIDIA GPUs, else XLA's). Batch shrinks as the sequence grows so
+that every case has about the same number of tokens.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+
+from probes.timing import keys, measure
+from probes.workloads.common import DTYPES, Case, Probe, ProbeConfig, Result, tflops, timed_result
+
+NAME = "attention"
+
+Shape = tuple[int, int, int, int]  # (batch, seq_len, heads, head_dim)
+
+
+def _shapes(tokens: int, seq_lens: tuple[int, ...], heads: int, head_dim: int) -> list[Shape]:
+    return [(max(1, tokens // s), s, heads, head_dim) for s in seq_lens]
+
+
+SHAPES: dict[tuple[str, bool], list[Shape]] = {
+    ("full", True): _shapes(16384, (512, 1024, 2048, 4096, 8192), 16, 128),
+    ("quick", True): _shapes(16384, (1024, 4096), 16, 128),
+    ("full", False): _shapes(2048, (256, 512, 1024, 2048), 8, 64),
+    ("quick", False): _shapes(2048, (256, 512), 4, 64),
+    ("tiny", True): _shapes(128, (64, 128), 2, 32),
+    ("tiny", False): _shapes(128, (64, 128), 2, 32),
+}
+
+
+def attention_flops(batch: int, seq_len: int, heads: int, head_dim: int, *, causal: bool) -> float:
+    """FLOPs of one attention forward: 4 b h s^2 d, halved when causal.
+
+    Scores Q K^T are a (s x d) @ (d x s) product per batch and head, 2 s^2 d FLOPs; P V is
+    another 2 s^2 d. Softmax is not counted. Causal: only the ~s^2/2 unmasked scores are useful
+    work, so half is counted. This is the count of Dao-AILab/flash-attention's
+    benchmarks/benchmark_flash_attention.py (`flops(...)`: 4 b s^2 h d, // 2 if causal). A
+    kernel that computes the full matrix and then masks it shows half its arithmetic rate.
+    """
+    flops = 4.0 * batch * heads * seq_len * seq_len * head_dim
+    return flops / 2 if causal else flops
+
+
+def shape_label(shape: Shape) -> str:
+    """E.g. "b8xs256xh4xd64"."""
+    batch, seq_len, heads, head_dim = shape
+    return f"b{batch}xs{seq_len}xh{heads}xd{head_dim}"
+
+
+def run_attention(config: ProbeConfig, shape: Shape, *, causal: bool) -> Result:
+    """Measure one shape: tflops = attention_flops(...) / median_s / 1e12."""
+    batch, seq_len, heads, head_dim = shape
+    dtype = config.model_dtype
+
+    def make_inputs() -> list[jax.Array]:
+        return [
+            jax.random.normal(key, shape, DTYPES[dtype]) for key in keys(config.seed, 3)
+        ]  # q, k, v
+
+    fn = jax.jit(partial(jax.nn.dot_product_attention, is_causal=causal))
+    timing = measure(fn, make_inputs, warmup=config.warmup, repeats=config.repeats)
+    flops = attention_flops(batch, seq_len, heads, head_dim, causal=causal)
+    return timed_result(
+        NAME,
+        dtype,
+        shape_label(shape),
+        timing,
+        {
+            "tflops": tflops(flops, timing.median_s),
+            "flops": flops,
+            "causal": causal,
+            "flops_convention": (
+                "causal: half of 4*b*h*s*s*d counted (masked scores are not useful work)"
+                if causal
+                else "4*b*h*s*s*d (Q K^T and P V; softmax not counted)"
+            ),
+            "batch": batch,
+            "seq_len": seq_len,
+            "heads": heads,
+            "head_dim": head_dim,
+            "implementation": "jax default (cuDNN where it applies, else XLA)",
+        },
+    )
+
+
+def cases(config: ProbeConfig) -> list[Case]:
+    """Each shape of this tier, without and with a causal mask."""
+    return [
+        Case(
+            NAME,
+            config.model_dtype,
+            shape_label(shape),
+            partial(run_attention, config, shape, causal=causal),
+            "causal" if causal else "full",
+        )
+        for shape in SHAPES[(config.tier, config.accelerator)]
+        for causal in (False, True)
+    ]
+
+
+PROBE = Probe(NAME, "jax.nn.dot_product_attention TFLOP/s (4bhs^2d, half if causal)", cases)

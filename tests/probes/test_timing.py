@@ -1,0 +1,68 @@
+"""The timing protocol: compile once, warm up, timed repeats, median and spread."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from probes.timing import keys, measure, spread
+from probes.workloads.matmul import matmul_flops
+
+
+def _operands(n: int) -> list[jax.Array]:
+    return [jax.random.normal(key, (n, n)) for key in keys(0, 2)]
+
+
+def test_measure_reports_ordered_statistics_and_counts() -> None:
+    timing = measure(jnp.matmul, lambda: _operands(64), warmup=1, repeats=5)
+    assert timing.repeats == 5
+    assert timing.warmup == 1
+    assert timing.compile_s > 0
+    assert 0 < timing.min_s <= timing.median_s <= timing.max_s
+    assert timing.stdev_s >= 0
+    assert 0 <= timing.iqr_s <= timing.max_s - timing.min_s
+
+
+def test_measure_reports_xla_flop_count_equal_to_the_analytic_matmul_count() -> None:
+    fn = jax.jit(partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST))
+    timing = measure(fn, lambda: _operands(128), warmup=0, repeats=1)
+    assert timing.xla_flops == matmul_flops(128, 128, 128)
+
+
+def test_fast_calls_are_batched_into_samples_of_at_least_the_minimum_duration() -> None:
+    timing = measure(lambda x: x + 1.0, lambda: [jnp.ones(8)], warmup=1, repeats=3)
+    assert timing.calls_per_sample > 1
+    assert timing.median_s < 1e-3  # per call, not per sample
+
+
+def test_calibration_can_be_turned_off() -> None:
+    timing = measure(lambda x: x + 1.0, lambda: [jnp.ones(8)], warmup=0, repeats=2, min_sample_s=0)
+    assert timing.calls_per_sample == 1
+
+
+def test_feedback_runs_a_donated_function_in_place_call_after_call() -> None:
+    fn = jax.jit(lambda x: x * 0.999, donate_argnums=0)
+    timing = measure(fn, lambda: [jnp.ones(1024)], warmup=2, repeats=3, feedback=True)
+    assert timing.median_s > 0
+
+
+def test_inputs_are_random_with_distinct_keys() -> None:
+    a, b = _operands(32)
+    assert float(jnp.abs(a).sum()) > 0
+    assert not bool(jnp.array_equal(a, b))
+
+
+@pytest.mark.parametrize(("repeats", "warmup"), [(0, 1), (1, -1)])
+def test_measure_rejects_impossible_counts(repeats: int, warmup: int) -> None:
+    with pytest.raises(ValueError, match="repeats"):
+        measure(jnp.sin, lambda: [jnp.ones(4)], warmup=warmup, repeats=repeats)
+
+
+def test_spread_of_one_sample_is_zero_and_of_several_is_their_stdev_and_iqr() -> None:
+    assert spread([1.0]) == (0.0, 0.0)
+    stdev, iqr = spread([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert stdev == pytest.approx(1.5811, abs=1e-4)
+    assert iqr == pytest.approx(2.0)
