@@ -255,6 +255,53 @@ def _total_tokens(workload: Workload, shape: TransformerShape) -> tuple[float | 
     return None, None
 
 
+def cost_and_energy(
+    count: int, total_s: float, gpu: GpuSpec, ctx: EstimateContext, warnings: list[str]
+) -> tuple[CostResult, EnergyResult]:
+    """GPU-hours x the price; board power x time; CO2 at the grid's intensity."""
+    hours = gpu_hours(count, total_s)
+    price = ctx.pricing
+    cost = CostResult(
+        gpu_hours=hours,
+        usd=hours * price.usd_per_gpu_hour if price else None,
+        price_per_gpu_hour_usd=price.usd_per_gpu_hour if price else None,
+        price_source=price.source if price else None,
+    )
+    if price is None:
+        warnings.append(f"no price in the catalog for {gpu.name}: cost not estimated")
+    kwh = energy_kwh(count, gpu.tdp_w, total_s)
+    energy = EnergyResult(
+        kwh=kwh,
+        co2_kg=co2_kg(kwh, ctx.grid_kg_co2_per_kwh),
+        grid_kg_co2_per_kwh=ctx.grid_kg_co2_per_kwh,
+    )
+    return cost, energy
+
+
+def hardware_assumptions(
+    gpu: GpuSpec,
+    eff: Efficiency,
+    layout: Layout,
+    memory: MemoryResult,
+    peak: float,
+    used_precision: str,
+    ctx: EstimateContext,
+) -> list[str]:
+    """The hardware-side basis every estimate states."""
+    return [
+        f"efficiency: {eff.source} (matmul {eff.matmul_fraction:.0%} of dense peak, memory "
+        f"bandwidth {eff.bandwidth_fraction:.0%}, attention {eff.attention_fraction:.0%}, "
+        f"{eff.overhead_s * 1e6:.0f} us per kernel)",
+        f"{gpu.name}: {peak / 1e12:,.1f} dense TFLOP/s ({used_precision}), "
+        f"{gpu.memory_bandwidth_gb_s:,.0f} GB/s, {gpu.memory_gb:g} GiB (capacity {memory.capacity_gb:.1f} GB)",
+        f"layout: {layout.data} data x {layout.tensor} tensor x {layout.pipeline} pipeline, "
+        f"ZeRO stage {layout.zero_stage}",
+        f"links: {gpu.intra_node_link_gb_s(min(layout.count, 8)):.0f} GB/s per direction inside a node, "
+        f"{gpu.inter_node_link_gb_s:.1f} GB/s per GPU between nodes",
+        f"energy: board power {gpu.tdp_w:g} W at full load; CO2 at {ctx.grid_kg_co2_per_kwh} kg/kWh",
+    ]
+
+
 def estimate(
     model: ModelDescription, workload: Workload, ctx: EstimateContext, *, detailed: bool = True
 ) -> Estimate:
@@ -394,17 +441,7 @@ def estimate(
                 f"global_batch = micro_batch x data-parallel ranks = {tt.global_batch} (no gradient accumulation)"
             )
 
-    hours = gpu_hours(layout.count, total_s)
-    price = ctx.pricing
-    cost = CostResult(
-        gpu_hours=hours,
-        usd=hours * price.usd_per_gpu_hour if price else None,
-        price_per_gpu_hour_usd=price.usd_per_gpu_hour if price else None,
-        price_source=price.source if price else None,
-    )
-    if price is None:
-        warnings.append(f"no price in the catalog for {gpu.name}: cost not estimated")
-    kwh = energy_kwh(layout.count, gpu.tdp_w, total_s)
+    cost, energy = cost_and_energy(layout.count, total_s, gpu, ctx, warnings)
     if not memory.fits:
         bottleneck = "memory_capacity"
     else:
@@ -414,17 +451,7 @@ def estimate(
             "communication": phase.communication_s,
         }
         bottleneck = max(parts, key=lambda k: parts[k])
-    assumptions += [
-        f"efficiency: {eff.source} (matmul {eff.matmul_fraction:.0%} of dense peak, memory "
-        f"bandwidth {eff.bandwidth_fraction:.0%}, attention {eff.attention_fraction:.0%}, "
-        f"{eff.overhead_s * 1e6:.0f} us per kernel)",
-        f"{gpu.name}: {peak / 1e12:,.1f} dense TFLOP/s ({used_precision}), "
-        f"{gpu.memory_bandwidth_gb_s:,.0f} GB/s, {gpu.memory_gb:g} GiB (capacity {memory.capacity_gb:.1f} GB)",
-        f"layout: {layout.data} data x {layout.tensor} tensor x {layout.pipeline} pipeline, ZeRO stage {layout.zero_stage}",
-        f"links: {gpu.intra_node_link_gb_s(min(layout.count, 8)):.0f} GB/s per direction inside a node, "
-        f"{gpu.inter_node_link_gb_s:.1f} GB/s per GPU between nodes",
-        f"energy: board power {gpu.tdp_w:g} W at full load; CO2 at {ctx.grid_kg_co2_per_kwh} kg/kWh",
-    ]
+    assumptions += hardware_assumptions(gpu, eff, layout, memory, peak, used_precision, ctx)
     if workload.is_training:
         assumptions.append(
             "activations in "
@@ -466,11 +493,7 @@ def estimate(
         ),
         inference=inference_result,
         cost=cost,
-        energy=EnergyResult(
-            kwh=kwh,
-            co2_kg=co2_kg(kwh, ctx.grid_kg_co2_per_kwh),
-            grid_kg_co2_per_kwh=ctx.grid_kg_co2_per_kwh,
-        ),
+        energy=energy,
         bottleneck=bottleneck,
         error_band=ctx.error_band,
         assumptions=assumptions,

@@ -115,7 +115,7 @@ class ParameterMemory:
     trainable_parameters: float
 
 
-def _optimizer_bytes_per_param(workload: Workload, *, adapters: bool = False) -> float:
+def optimizer_bytes_per_param(workload: Workload, *, adapters: bool = False) -> float:
     """Optimizer state bytes per trainable parameter on the GPU, including the fp32 master copy
     that mixed-precision training keeps (ZeRO paper, sec. 3.1: 12 bytes for Adam = master + m +
     v). Pure 16-bit training keeps no master and holds the moments in the weight format.
@@ -180,7 +180,7 @@ def parameter_memory(
         # Adapters train in fp32 (PEFT's default upcast), with their own optimizer states.
         weights = (base + adapters * 4.0) * share
         gradients = adapters * 4.0 * share
-        states = adapters * _optimizer_bytes_per_param(workload, adapters=True) * share
+        states = adapters * optimizer_bytes_per_param(workload, adapters=True) * share
         if workload.optimizer is Optimizer.adafactor:
             states = adapters * 4.0 * share
         if zero >= 1:
@@ -197,7 +197,7 @@ def parameter_memory(
         # Each gradient is applied and freed as soon as it is computed: the largest single
         # tensor's gradient (the embedding or LM head) is what remains at once.
         gradients = shape.vocab_size * shape.hidden_size * w_bytes / layout.tensor
-    states = total_params * _optimizer_bytes_per_param(workload) * share
+    states = total_params * optimizer_bytes_per_param(workload) * share
     if workload.optimizer is Optimizer.adafactor:
         states += _adafactor_state_bytes(shape) * share
     if zero >= 1:

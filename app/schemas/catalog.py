@@ -258,3 +258,14 @@ class ErrorBandData(BaseModel):
     time_rows: int
     memory_rows: int
     basis: str
+
+
+class CompiledCostsData(BaseModel):
+    """One model of catalog/model_costs.yaml (written by scripts/compile_model_costs.py)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    parameters: PositiveFloat
+    tokens_per_sample: int = Field(ge=1)
+    source: str
+    per_sample: dict[str, float]

@@ -23,6 +23,7 @@ from app.schemas.catalog import (
     CatalogGpu,
     CatalogModel,
     CatalogPrice,
+    CompiledCostsData,
     EfficiencyData,
     ErrorBandData,
     InterconnectMeasurement,
@@ -38,6 +39,7 @@ PRICES_FILE = "prices.yaml"
 MODELS_FILE = "models.yaml"
 EFFICIENCY_FILE = "efficiency.yaml"
 ERROR_BAND_FILE = "error_bands.yaml"
+MODEL_COSTS_FILE = "model_costs.yaml"
 
 # The C loader (libyaml) is ~10x faster; PyYAML falls back to the Python one where it is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -54,6 +56,7 @@ class LoadedCatalog:
     gpu_files: dict[str, str] = field(default_factory=dict)
     efficiency: EfficiencyData = field(default_factory=EfficiencyData)
     error_band: ErrorBandData | None = None
+    model_costs: dict[str, CompiledCostsData] = field(default_factory=dict)
 
     def gpu(self, gpu_id: str) -> CatalogGpu | None:
         return next((g for g in self.gpus if g.id == gpu_id), None)
@@ -198,6 +201,24 @@ def load_catalog(catalog_dir: Path) -> LoadedCatalog:
                 f"{shown}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}"
             ) from exc
 
+    model_costs: dict[str, CompiledCostsData] = {}
+    costs_path = catalog_dir / MODEL_COSTS_FILE
+    if costs_path.exists():
+        shown = _display(costs_path, catalog_dir)
+        digest.update(shown.encode() + b"\0" + costs_path.read_bytes())
+        data = _read_yaml(costs_path, shown)
+        entries = data.get("models") if isinstance(data, dict) else None
+        if not isinstance(entries, dict):
+            raise CatalogError(f"{shown}: expected a mapping with 'models' keyed by preset id")
+        for model_id, entry in entries.items():
+            try:
+                model_costs[model_id] = CompiledCostsData.model_validate(entry)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                raise CatalogError(
+                    f"{shown}: model {model_id}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}"
+                ) from exc
+
     return LoadedCatalog(
         version=digest.hexdigest()[:16],
         gpus=tuple(gpus),
@@ -206,6 +227,7 @@ def load_catalog(catalog_dir: Path) -> LoadedCatalog:
         gpu_files=gpu_files,
         efficiency=efficiency,
         error_band=error_band,
+        model_costs=model_costs,
     )
 
 

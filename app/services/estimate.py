@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInputError, NotFoundError
+from app.estimator.compiled import CompiledModel, estimate_compiled
 from app.estimator.cost import Pricing, amortized_price
 from app.estimator.estimate import EstimateContext, EstimateInputError, ModelDescription, estimate
 from app.estimator.hardware import GpuSpec
@@ -32,8 +33,30 @@ def _invalid(field: str, message: str) -> InvalidInputError:
     return InvalidInputError(message, detail=[{"loc": ["body", *field.split(".")], "msg": message}])
 
 
-def resolve_model(model: ModelInput, catalog: LoadedCatalog) -> ModelDescription:
-    """The model's shape from whichever description was given, with what was assumed."""
+ResolvedModel = ModelDescription | CompiledModel
+
+
+def _compiled(preset_id: str, name: str, catalog: LoadedCatalog) -> CompiledModel | None:
+    costs = catalog.model_costs.get(preset_id)
+    if costs is None:
+        return None
+    per = costs.per_sample
+    return CompiledModel(
+        name=name,
+        parameters=costs.parameters,
+        tokens_per_sample=costs.tokens_per_sample,
+        forward_flops_per_sample=per["forward_flops"],
+        training_flops_per_sample=per["training_flops"],
+        training_bytes_per_sample=per["training_bytes_accessed"],
+        forward_bytes_per_sample=per["forward_bytes_accessed"],
+        activation_bytes_per_sample=per["activation_bytes"],
+        source="XLA cost/memory analysis of its JAX implementation (catalog/model_costs.yaml)",
+    )
+
+
+def resolve_model(model: ModelInput, catalog: LoadedCatalog) -> ResolvedModel:
+    """The model from whichever description was given, with what was assumed: transformer
+    dimensions, or (CNN and RNN presets) compiled per-sample costs."""
     if model.preset is not None:
         preset = catalog.model(model.preset)
         if preset is None:
@@ -42,11 +65,14 @@ def resolve_model(model: ModelInput, catalog: LoadedCatalog) -> ModelDescription
                 f"unknown preset '{model.preset}'; GET /api/v1/models lists them",
             )
         if preset.kind not in TRANSFORMER_KINDS:
-            raise _invalid(
-                "model.preset",
-                f"preset '{preset.id}' is a {preset.kind}; per-sample costs for it come from its "
-                "compiled JAX implementation (catalog/model_costs.yaml)",
-            )
+            compiled = _compiled(preset.id, preset.name, catalog)
+            if compiled is None:
+                raise _invalid(
+                    "model.preset",
+                    f"preset '{preset.id}' is a {preset.kind} without compiled costs "
+                    "(regenerate catalog/model_costs.yaml with scripts/compile_model_costs.py)",
+                )
+            return compiled
         shape = shape_from_preset_architecture(preset.kind, preset.architecture)
         computed = parameter_count(shape)
         return ModelDescription(
@@ -204,7 +230,7 @@ def run_estimate(
 
 
 def estimate_with(
-    model: ModelDescription,
+    model: ResolvedModel,
     workload: Workload,
     gpu: CatalogGpu,
     hardware: HardwareInput,
@@ -229,7 +255,10 @@ def estimate_with(
         **({"grid_kg_co2_per_kwh": grid_kg_co2_per_kwh} if grid_kg_co2_per_kwh is not None else {}),
     )
     try:
-        result = estimate(model, workload, ctx)
+        if isinstance(model, CompiledModel):
+            result = estimate_compiled(model, workload, ctx)
+        else:
+            result = estimate(model, workload, ctx)
     except EstimateInputError as exc:
         ESTIMATE_ERRORS.labels(kind="layout").inc()
         raise _invalid(exc.field, exc.message) from exc

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInputError, NotFoundError
+from app.estimator.compiled import CompiledModel, compiled_memory, estimate_compiled
 from app.estimator.estimate import (
     EstimateContext,
     EstimateInputError,
-    ModelDescription,
     estimate,
     make_layout,
 )
-from app.estimator.memory import memory_per_gpu
+from app.estimator.memory import Layout, memory_per_gpu
 from app.estimator.model import parameter_count
 from app.estimator.result import Estimate
 from app.estimator.workload import Checkpointing, Optimizer, Parallelism, Task, Workload
@@ -33,6 +33,7 @@ from app.schemas.recommend import (
 from app.services.catalog import LoadedCatalog
 from app.services.efficiency import efficiency_for
 from app.services.estimate import (
+    ResolvedModel,
     error_band_for,
     gpu_spec,
     pricing_for,
@@ -113,9 +114,27 @@ def _variants(
     return out
 
 
-def _layout_ok(model: ModelDescription, workload: Workload, count: int) -> bool:
+def _layout(model: ResolvedModel, count: int, workload: Workload) -> Layout:
+    """The parallel layout (compiled-cost models are data-parallel only)."""
+    if isinstance(model, CompiledModel):
+        p = workload.parallelism
+        if p.tensor != 1 or p.pipeline != 1:
+            raise EstimateInputError(
+                "workload.parallelism", f"{model.name} is estimated data-parallel only"
+            )
+        return Layout(count=count, tensor=1, pipeline=1, zero_stage=p.zero_stage)
+    return make_layout(model.shape, count, workload.parallelism)
+
+
+def _memory(model: ResolvedModel, workload: Workload, layout: Layout) -> float:
+    if isinstance(model, CompiledModel):
+        return compiled_memory(model, workload, layout, workload.micro_batch).total
+    return memory_per_gpu(model.shape, workload, layout).total
+
+
+def _layout_ok(model: ResolvedModel, workload: Workload, count: int) -> bool:
     try:
-        make_layout(model.shape, count, workload.parallelism)
+        _layout(model, count, workload)
     except EstimateInputError:
         return False
     if workload.global_batch is not None:
@@ -133,7 +152,7 @@ class _Candidate:
 
 
 def _candidates(
-    model: ModelDescription, workload: Workload, constraints: Constraints
+    model: ResolvedModel, workload: Workload, constraints: Constraints
 ) -> list[list[_Candidate]]:
     """Per GPU count, the workload variants (mildest first) and the memory each needs per GPU.
 
@@ -146,12 +165,8 @@ def _candidates(
             continue
         row = []
         for variant, changes in _variants(workload, count, constraints):
-            layout = make_layout(model.shape, count, variant.parallelism)
-            row.append(
-                _Candidate(
-                    count, variant, changes, memory_per_gpu(model.shape, variant, layout).total
-                )
-            )
+            layout = _layout(model, count, variant)
+            row.append(_Candidate(count, variant, changes, _memory(model, variant, layout)))
         table.append(row)
     return table
 
@@ -168,7 +183,7 @@ def _plans(table: list[list[_Candidate]], gpu: CatalogGpu) -> list[_Plan]:
 
 
 def _estimate(
-    model: ModelDescription,
+    model: ResolvedModel,
     plan: _Plan,
     gpu: CatalogGpu,
     catalog: LoadedCatalog,
@@ -187,6 +202,8 @@ def _estimate(
             else {}
         ),
     )
+    if isinstance(model, CompiledModel):
+        return estimate_compiled(model, plan.workload, ctx, detailed=False)
     return estimate(model, plan.workload, ctx, detailed=False)
 
 
@@ -241,6 +258,20 @@ def _score(
     if math.isinf(usd):
         return (math.inf, hours)
     return (math.sqrt((hours / best_hours) * (usd / best_usd)), hours)
+
+
+def _parameters(model: ResolvedModel) -> float:
+    return (
+        model.parameters
+        if isinstance(model, CompiledModel)
+        else float(parameter_count(model.shape))
+    )
+
+
+def _basis(model: ResolvedModel) -> list[str]:
+    if isinstance(model, CompiledModel):
+        return [f"model: {model.name}, per-sample costs from {model.source}"]
+    return list(model.assumptions) + list(model.warnings)
 
 
 def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendResponse:
@@ -328,10 +359,9 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
         options=fitting + not_fitting,
         excluded=excluded,
         considered=len(catalog.gpus),
-        model_parameters=float(parameter_count(model.shape)),
-        assumptions=list(model.assumptions)
-        + list(model.warnings)
-        + [
+        model_parameters=_parameters(model),
+        assumptions=[
+            *_basis(model),
             "each GPU gets the smallest count in 1, 2, 4, ... that fits (more only to meet max_hours)",
             f"objective {request.objective.value}: "
             + {

@@ -106,3 +106,28 @@ def test_bad_input_is_a_4xx_naming_the_problem(
     response = _post(client, body)
     assert response.status_code == status, response.text
     assert needle in response.json()["error"]
+
+
+def test_cnn_and_rnn_presets_use_their_compiled_costs(client: TestClient) -> None:
+    for preset in ("resnet-50", "lstm-zaremba-large-ptb"):
+        body = _post(
+            client,
+            {"model": {"preset": preset},
+             "workload": {"task": "pretrain", "micro_batch": 64, "samples": 1_000_000, "epochs": 1},
+             "hardware": {"gpu": "nvidia-a100-sxm4-80gb", "count": 1}},
+        )  # fmt: skip
+        assert body.status_code == 200, body.text
+        result = body.json()
+        assert result["memory"]["fits"]
+        assert result["time"]["total_seconds"] > 0
+        assert any("model_costs.yaml" in a for a in result["assumptions"])
+
+
+def test_a_compiled_cost_model_refuses_tensor_parallelism(client: TestClient) -> None:
+    response = _post(
+        client,
+        {"model": {"preset": "resnet-50"}, "workload": {"parallelism": {"tensor": 2}},
+         "hardware": {"gpu": "nvidia-a100-sxm4-80gb", "count": 2}},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert "data-parallel only" in response.json()["error"]

@@ -132,3 +132,14 @@ def test_nothing_allowed_means_does_not_fit(catalog: LoadedCatalog) -> None:
                                                   "optimizer_8bit": False}}},
     )  # fmt: skip
     assert all(o.verdict is Verdict.does_not_fit for o in response.options)
+
+
+def test_resnet_50_is_ranked_from_its_compiled_costs(catalog: LoadedCatalog) -> None:
+    response = _recommend(
+        catalog,
+        {"model": {"preset": "resnet-50"},
+         "workload": {"task": "pretrain", "micro_batch": 256, "samples": 1281167, "epochs": 90},
+         "constraints": {"max_gpus": 8, "cloud_priced_only": True}, "objective": "fastest"},
+    )  # fmt: skip
+    assert response.options[0].rank == 1
+    assert response.options[0].total_hours is not None

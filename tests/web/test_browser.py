@@ -92,7 +92,10 @@ def page(browser: object) -> Iterator[object]:
     page = context.new_page()
     failed: list[str] = []
     # A request the browser itself aborts (navigation away before it finished) is not a failure.
-    page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "") else failed.append(r.url))
+    page.on(
+        "requestfailed",
+        lambda r: None if "ERR_ABORTED" in (r.failure or "") else failed.append(r.url),
+    )
     yield page
     context.close()
     assert failed == [], f"requests failed (offline assets missing?): {failed}"
