@@ -11,24 +11,24 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONPATH=/srv/gpu-advisor \
+    PATH=/opt/venv/bin:$PATH \
     ADVISOR_HOST=0.0.0.0 \
     ADVISOR_PORT=8000 \
-    ADVISOR_DATABASE_URL=sqlite:////var/lib/gpu-advisor/gpu_advisor.db \
-    ADVISOR_PROBE_PYTHON=python3
+    ADVISOR_DATABASE_URL=sqlite:////var/lib/gpu-advisor/gpu_advisor.db
 
 RUN groupadd --system --gid 10001 advisor \
  && useradd --system --uid 10001 --gid advisor --home-dir /var/lib/gpu-advisor --create-home advisor
 
 WORKDIR /srv/gpu-advisor
 
+# A virtual environment works on python:*-slim and on a plain Debian base alike (PEP 668).
+RUN python3 -m venv /opt/venv
+
 # Dependencies only (from pyproject.toml), so code changes do not reinstall them.
 COPY pyproject.toml ./
-RUN python - <<'PY' > /tmp/requirements.txt
-import tomllib
-project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-print("\n".join(project["dependencies"] + project["optional-dependencies"]["probes"]))
-PY
-RUN pip install -r /tmp/requirements.txt \
+RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+print("\n".join(p["dependencies"] + p["optional-dependencies"]["probes"]))' > /tmp/requirements.txt \
+ && pip install -r /tmp/requirements.txt \
  && if [ "$JAX_VARIANT" = "cuda12" ]; then pip install "jax[cuda12]"; \
     elif [ "$JAX_VARIANT" != "cpu" ]; then echo "JAX_VARIANT must be cpu or cuda12" >&2; exit 1; fi
 
