@@ -220,15 +220,15 @@ def list_gpus_command(
 
 
 def _with_session(fn: object) -> object:
-    from app.db import make_engine, make_sessionmaker, session_scope
+    """Run fn(session) in one transaction, committed when fn returns."""
+    from app.db import make_engine, make_sessionmaker
 
     engine = make_engine(get_settings().database_url)
     try:
-        for session in session_scope(make_sessionmaker(engine)):
+        with make_sessionmaker(engine).begin() as session:
             return fn(session)  # type: ignore[operator]
     finally:
         engine.dispose()
-    return None
 
 
 @token_cli.command("create")

@@ -104,3 +104,14 @@ def test_validate_prints_the_table_and_medians(env: Path) -> None:
     result = runner.invoke(cli, ["validate"])
     assert result.exit_code == 0, result.output
     assert "median |error|" in result.output
+
+
+def test_token_create_persists_and_revoke_works(env: Path) -> None:
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    created = runner.invoke(cli, ["token", "create", "ci-host"])
+    assert created.exit_code == 0, created.output
+    listed = runner.invoke(cli, ["token", "list"], env={"COLUMNS": "200"})
+    assert "ci-host" in listed.output
+    assert runner.invoke(cli, ["token", "create", "ci-host"]).exit_code == 1  # names are unique
+    assert runner.invoke(cli, ["token", "revoke", "ci-host"]).exit_code == 0
+    assert runner.invoke(cli, ["token", "revoke", "ci-host"]).exit_code == 1
