@@ -35,7 +35,7 @@ if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
 fi
 
 echo "== buildah bud (base $base)"
-buildah bud --isolation chroot --layers --build-arg BASE_IMAGE="$base" -t "$image" . >"$work/build.log" 2>&1 \
+buildah bud --isolation chroot --format docker --layers --build-arg BASE_IMAGE="$base" -t "$image" . >"$work/build.log" 2>&1 \
   || { tail -30 "$work/build.log"; exit 1; }
 echo "== run: migrations, server, /healthz and an estimate"
 ctr=$(buildah from "$image")
