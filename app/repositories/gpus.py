@@ -118,6 +118,12 @@ def remove(session: Session, gpu_id: str) -> None:
 
 
 def lock_for_catalog_sync(session: Session) -> None:
-    """Serialize concurrent catalog syncs (PostgreSQL); SQLite's writer lock already does."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Serialize concurrent catalog syncs (workers and replicas starting together) before the
+    sync reads what the database holds: a transaction-scoped advisory lock on PostgreSQL; on
+    SQLite, a write statement that changes nothing, which takes the database's write lock at
+    once (a second writer waits for it) instead of at the first real insert."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CATALOG_SYNC_LOCK_KEY})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE catalog_versions SET id = id WHERE 1 = 0"))

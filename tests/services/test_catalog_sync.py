@@ -132,3 +132,32 @@ def test_app_refuses_to_start_with_an_invalid_catalog(settings: Settings, tmp_pa
     app = create_app(settings.model_copy(update={"catalog_dir": bad}))
     with pytest.raises(CatalogError, match="field 'memory_bandwidth_gb_s'"), TestClient(app):
         pass
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_workers_starting_together_sync_the_catalog_once(
+    backend: str, tmp_path: Path, catalog: LoadedCatalog
+) -> None:
+    """Several uvicorn workers start at once against a fresh database: no duplicate inserts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app import migrate
+    from app.db import make_engine, make_sessionmaker
+    from app.services.catalog import sync_catalog_into
+    from tests.databases import fresh_database
+
+    with fresh_database(backend, tmp_path) as url:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        try:
+            factory = make_sessionmaker(engine)
+            with ThreadPoolExecutor(4) as pool:
+                reports = list(pool.map(lambda _: sync_catalog_into(factory, catalog), range(4)))
+            assert sum(len(r.added) for r in reports) == len(catalog.gpus)
+            with factory() as session:
+                assert session.query(Gpu).count() == len(catalog.gpus)
+                assert session.query(CatalogVersion).count() == 1
+        finally:
+            engine.dispose()
