@@ -11,7 +11,9 @@ duration="${1:-60}"; workers="${2:-2}"; connections="${3:-16}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 work="$(mktemp -d)"; port=$((20000 + RANDOM % 20000))
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-export ADVISOR_DATABASE_URL="sqlite:///$work/load.db" ADVISOR_RATE_LIMIT_ENABLED=false ADVISOR_LOG_LEVEL=warning
+# LOAD_TEST_DATABASE_URL=postgresql+psycopg://... runs against PostgreSQL (an empty database).
+export ADVISOR_DATABASE_URL="${LOAD_TEST_DATABASE_URL:-sqlite:///$work/load.db}"
+export ADVISOR_RATE_LIMIT_ENABLED=false ADVISOR_LOG_LEVEL=warning
 .venv/bin/gpu-advisor db upgrade >/dev/null
 .venv/bin/gpu-advisor serve --host 127.0.0.1 --port "$port" --workers "$workers" >"$work/server.log" 2>&1 &
 server=$!
@@ -21,7 +23,7 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"model": {"preset": "llama-3.1-8b"}, "workload": {"task": "qlora", "seq_len": 2048, "tokens": 1e8}, "constraints": {"max_gpus": 8}}'
 LUA
-echo "uvicorn: $workers workers on 127.0.0.1:$port; wrk: 2 threads, $connections connections, ${duration}s per endpoint"
+echo "uvicorn: $workers workers on 127.0.0.1:$port (${ADVISOR_DATABASE_URL%%:*}); wrk: 2 threads, $connections connections, ${duration}s per endpoint"
 for target in "POST /api/v1/recommend" "GET /api/v1/gpus"; do
   method="${target%% *}"; path="${target#* }"
   script=(); [ "$method" = POST ] && script=(-s "$work/recommend.lua")
