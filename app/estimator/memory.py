@@ -20,7 +20,7 @@ from app.estimator.model import (
     linear_layer_shapes,
     parameter_count,
 )
-from app.estimator.units import GIB
+from app.estimator.units import GIB, bytes_per_element
 from app.estimator.workload import Checkpointing, Optimizer, Precision, Task, Workload
 
 # QLoRA (Dettmers et al. 2023, "QLoRA: Efficient Finetuning of Quantized LLMs", sec. 3): NF4
@@ -65,9 +65,8 @@ def weight_bytes_per_param(workload: Workload) -> float:
     """Bytes per weight held for compute (mixed precision keeps a 16-bit working copy)."""
     if workload.task is Task.inference:
         fmt = workload.inference_config.weight_precision or workload.precision.value
-        return {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}.get(
-            fmt, NF4_BITS_PER_PARAM / 8 if fmt == "int4" else 2.0
-        )
+        # 4-bit weights carry block-wise quantization constants, as NF4 does (QLoRA, sec. 3).
+        return NF4_BITS_PER_PARAM / 8 if fmt == "int4" else bytes_per_element(fmt)
     return 4.0 if workload.precision in (Precision.fp32, Precision.tf32) else 2.0
 
 
@@ -308,7 +307,7 @@ def kv_bytes_per_element(workload: Workload) -> float:
     fmt = inference.kv_cache_precision or ("fp8" if workload.precision is Precision.fp8 else None)
     if fmt is None:
         return activation_bytes_per_element(workload.precision)
-    return {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}[fmt]
+    return bytes_per_element(fmt)
 
 
 def kv_cache_bytes(shape: TransformerShape, workload: Workload, layout: Layout) -> float:

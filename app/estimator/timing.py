@@ -22,7 +22,7 @@ from app.estimator.memory import (
     stage_parameter_count,
     weight_bytes_per_param,
 )
-from app.estimator.model import Architecture, TransformerShape, parameter_count
+from app.estimator.model import Architecture, TransformerShape
 from app.estimator.units import GB
 from app.estimator.workload import Checkpointing, Optimizer, Precision, Task, Workload
 
@@ -333,7 +333,7 @@ def inference_time(
     a = activation_bytes_per_element(workload.precision)
     w = weight_bytes_per_param(workload)
     compute_precision = "bf16" if precision in ("fp32", "tf32") and w < 4 else precision
-    t, pp = layout.tensor, layout.pipeline
+    t = layout.tensor
 
     kv = kv_bytes_per_element(workload)
 
@@ -371,7 +371,6 @@ def inference_time(
     prefill = run(inference.batch, inference.prompt_tokens, None, 1)
     mean_context = inference.prompt_tokens + max(1, inference.output_tokens) // 2
     decode = run(inference.batch, 1, mean_context, 1)
-    del pp
     return InferenceTime(prefill.total_s, decode.total_s, prefill, decode)
 
 
@@ -382,7 +381,3 @@ def model_flops_per_token(shape: TransformerShape, seq_len: int) -> float:
 
     ops = model_ops(shape, batch=1, seq_len=seq_len, act_bytes=2, weight_bytes=2)
     return training_flops(ops) / seq_len
-
-
-def parameter_count_for(shape: TransformerShape) -> int:
-    return parameter_count(shape)
