@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import signal
 import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,7 +57,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-HEARTBEAT_S = 5.0
+HEARTBEAT_S = 2.0
 
 
 def mark_interrupted(factory: sessionmaker[Session], stale_after_s: float) -> int:
@@ -182,6 +183,19 @@ def _failure(returncode: int, stderr: str) -> str:
     return f"probe process exited with status {returncode}: " + " | ".join(tail)[:1000]
 
 
+_PROGRESS = re.compile(r"^\[(\d+)/(\d+)\]", re.MULTILINE)
+
+
+def _progress(stderr_file: IO[str]) -> float | None:
+    """Fraction of cases done, from the probe CLI's `[k/N] ...` lines on stderr."""
+    stderr_file.seek(0)
+    matches = _PROGRESS.findall(stderr_file.read())
+    if not matches:
+        return None
+    done, total = (int(x) for x in matches[-1])
+    return min(0.99, done / total) if total else None
+
+
 def _run_with_heartbeat(
     command: list[str], factory: sessionmaker[Session], run_id: int, timeout_s: float
 ) -> tuple[int, str, str]:
@@ -199,7 +213,7 @@ def _run_with_heartbeat(
                     proc.wait()
                     raise
                 with factory.begin() as session:
-                    probes_repo.heartbeat(session, run_id)
+                    probes_repo.heartbeat(session, run_id, _progress(err))
         out.seek(0)
         err.seek(0)
         return proc.returncode, out.read(), err.read()

@@ -75,6 +75,22 @@ def test_a_local_run_measures_the_cpu_with_real_jax_and_refuses_a_second(app_wit
     assert all(0 < rate < 5 for rate in rates)  # a 2-core CPU: far below 5 TFLOP/s
 
 
+def test_a_run_reports_progress_while_it_runs(app_with: Any, tmp_path: Path) -> None:
+    script = "echo '[1/4] a' >&2; echo '[2/4] b' >&2; sleep 3; echo '{not json'"
+    with app_with(probe_python=_fake_interpreter(tmp_path, script), probe_timeout_s=20.0) as client:
+        run_id = client.post("/api/v1/probe-runs", json={"quick": True}, headers=AUTH).json()["id"]
+        seen = 0.0
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            body = client.get(f"/api/v1/probe-runs/{run_id}").json()
+            if body["status"] != "running":
+                break
+            seen = max(seen, body["progress"])
+            time.sleep(0.2)
+        assert seen == pytest.approx(0.5)
+        assert body["progress"] == 1.0
+
+
 @pytest.mark.parametrize(
     ("script", "reason"),
     [
