@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from sqlalchemy.orm import Session
 
 from app.errors import NotFoundError
@@ -96,6 +98,12 @@ def _fields(row: Gpu) -> dict[str, object]:
     }
 
 
+# Pages of the catalog change only when a new catalog version is synced, so they are kept per
+# (database, catalog version, query): a repeated list costs a dictionary lookup, not ~100 rows.
+_PAGE_CACHE: OrderedDict[tuple[object, ...], GpuPage] = OrderedDict()
+_PAGE_CACHE_SIZE = 256
+
+
 def list_gpus(
     session: Session,
     filters: GpuFilters,
@@ -104,8 +112,34 @@ def list_gpus(
     descending: bool,
     limit: int,
     offset: int,
+    catalog_version: str | None = None,
 ) -> GpuPage:
-    """A page of catalog GPUs matching the filters, sorted."""
+    """A page of catalog GPUs matching the filters, sorted (cached per catalog version)."""
+    key = (
+        str(session.get_bind().engine.url),
+        catalog_version,
+        filters,
+        sort,
+        descending,
+        limit,
+        offset,
+    )
+    if catalog_version is not None and key in _PAGE_CACHE:
+        _PAGE_CACHE.move_to_end(key)
+        return _PAGE_CACHE[key]
+    page = _query_page(
+        session, filters, sort=sort, descending=descending, limit=limit, offset=offset
+    )
+    if catalog_version is not None:
+        _PAGE_CACHE[key] = page
+        while len(_PAGE_CACHE) > _PAGE_CACHE_SIZE:
+            _PAGE_CACHE.popitem(last=False)
+    return page
+
+
+def _query_page(
+    session: Session, filters: GpuFilters, *, sort: str, descending: bool, limit: int, offset: int
+) -> GpuPage:
     rows, total = gpus_repo.list_page(
         session, filters, sort=sort, descending=descending, limit=limit, offset=offset
     )

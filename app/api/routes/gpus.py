@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from app.api.deps import SessionDep
+from app.api.deps import OptionalCatalogDep, SessionDep
 from app.schemas.catalog import ID_PATTERN, Platform, Segment, Vendor
 from app.schemas.errors import responses
 from app.schemas.gpu import Framework, GpuDetailRead, GpuFilters, GpuPage, GpuSort
@@ -18,6 +18,7 @@ router = APIRouter(prefix="/api/v1/gpus", tags=["gpus"], responses=responses(413
 @router.get("", response_model=GpuPage)
 def list_gpus(
     session: SessionDep,
+    catalog: OptionalCatalogDep,
     vendor: Annotated[Vendor | None, Query(description="nvidia, amd or intel.")] = None,
     segment: Annotated[
         Segment | None, Query(description="consumer, workstation or datacenter.")
@@ -50,7 +51,13 @@ def list_gpus(
         q=q,
     )
     return gpu_service.list_gpus(
-        session, filters, sort=sort.value, descending=order == "desc", limit=limit, offset=offset
+        session,
+        filters,
+        sort=sort.value,
+        descending=order == "desc",
+        limit=limit,
+        offset=offset,
+        catalog_version=catalog.version if catalog else None,
     )
 
 
