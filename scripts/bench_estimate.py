@@ -59,7 +59,7 @@ def main() -> None:
 
         url = f"sqlite:///{tmp}/bench.db"
         migrate.upgrade(url)
-        app = create_app(Settings(database_url=url))
+        app = create_app(Settings(database_url=url, rate_limit_enabled=False, log_json=False))
         with TestClient(app) as client:
             print(
                 f"{'request':48s} {'HTTP median ms':>15s} {'HTTP p95 ms':>12s} {'core median ms':>15s} {'ratio':>6s}"
