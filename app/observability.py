@@ -11,7 +11,6 @@ import contextvars
 import logging
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,7 +18,6 @@ from fastapi.responses import JSONResponse
 from limits import parse, storage, strategies
 from prometheus_fastapi_instrumentator import Instrumentator
 from pythonjsonlogger.json import JsonFormatter
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -70,28 +68,37 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
 
 
-class RequestContextMiddleware(BaseHTTPMiddleware):
+class RequestContextMiddleware:
     """A request id (the caller's X-Request-ID if sane, else a new one) on the response and in
-    every log line, plus the security headers."""
+    every log line, plus the security headers (pure ASGI: no per-request task or buffering)."""
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        incoming = request.headers.get("x-request-id", "")
-        request_id = (
-            incoming
-            if 8 <= len(incoming) <= 64 and incoming.isascii() and incoming.isprintable()
-            else secrets.token_hex(8)
-        )
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        sane = 8 <= len(incoming) <= 64 and incoming.isascii() and incoming.isprintable()
+        request_id = incoming if sane else secrets.token_hex(8)
+        extra = [(b"x-request-id", request_id.encode())] + [
+            (name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k, v) for k, v in extra if k not in present
+                ]
+            await send(message)
+
         token = request_id_var.set(request_id)
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_headers)
         finally:
             request_id_var.reset(token)
-        response.headers["X-Request-ID"] = request_id
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
 
 
 class BodySizeLimitMiddleware:
