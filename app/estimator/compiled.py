@@ -17,6 +17,7 @@ from app.estimator.estimate import (
     EstimateInputError,
     cost_and_energy,
     hardware_assumptions,
+    memory_bytes,
 )
 from app.estimator.memory import (
     Layout,
@@ -30,7 +31,6 @@ from app.estimator.result import (
     ComputeResult,
     Estimate,
     HardwareEcho,
-    MemoryBytes,
     MemoryResult,
     ModelCounts,
     TimeResult,
@@ -80,7 +80,7 @@ def estimate_compiled(
             f"{gpu.name} has no {precision} matrix throughput; estimated at its {used_precision} rate"
         )
     b = workload.micro_batch if workload.is_training else workload.inference_config.batch
-    memory_bytes = compiled_memory(model, workload, layout, b)
+    breakdown = compiled_memory(model, workload, layout, b)
     capacity = gpu.memory_capacity_bytes
 
     def total_for(batch: int) -> float:
@@ -92,17 +92,10 @@ def estimate_compiled(
         while max_batch < 1_000_000 and total_for(max(1, max_batch * 2)) <= capacity:
             max_batch = max(1, max_batch * 2)
     memory = MemoryResult(
-        per_gpu_bytes=MemoryBytes(
-            weights=memory_bytes.weights,
-            gradients=memory_bytes.gradients,
-            optimizer_states=memory_bytes.optimizer_states,
-            activations=memory_bytes.activations,
-            kv_cache=0.0,
-            overhead=memory_bytes.overhead,
-        ),
-        total_per_gpu_gb=memory_bytes.total / GB,
+        per_gpu_bytes=memory_bytes(breakdown),
+        total_per_gpu_gb=breakdown.total / GB,
         capacity_gb=capacity / GB,
-        fits=memory_bytes.total <= capacity,
+        fits=breakdown.total <= capacity,
         max_micro_batch=max_batch,
         min_gpus_to_fit=None,
     )

@@ -167,19 +167,24 @@ def _memory_result(
     """Memory figures; `detailed` adds the searches (largest micro-batch, fewest GPUs)."""
     capacity = gpu.memory_capacity_bytes
     return MemoryResult(
-        per_gpu_bytes=MemoryBytes(
-            weights=breakdown.weights,
-            gradients=breakdown.gradients,
-            optimizer_states=breakdown.optimizer_states,
-            activations=breakdown.activations,
-            kv_cache=breakdown.kv_cache,
-            overhead=breakdown.overhead,
-        ),
+        per_gpu_bytes=memory_bytes(breakdown),
         total_per_gpu_gb=breakdown.total / GB,
         capacity_gb=capacity / GB,
         fits=breakdown.total <= capacity,
         max_micro_batch=max_batch_that_fits(shape, workload, layout, capacity) if detailed else -1,
         min_gpus_to_fit=min_gpus_that_fit(shape, workload, layout, capacity) if detailed else None,
+    )
+
+
+def memory_bytes(breakdown: MemoryBreakdown) -> MemoryBytes:
+    """The API's per-GPU memory components from the estimator's breakdown."""
+    return MemoryBytes(
+        weights=breakdown.weights,
+        gradients=breakdown.gradients,
+        optimizer_states=breakdown.optimizer_states,
+        activations=breakdown.activations,
+        kv_cache=breakdown.kv_cache,
+        overhead=breakdown.overhead,
     )
 
 

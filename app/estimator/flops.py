@@ -15,6 +15,7 @@ same architectures written in JAX.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -349,47 +350,26 @@ def model_ops(
     else:
         ops.append(_elementwise("embedding", batch * seq_len * h, 2, act_bytes, 1, layer_op=False))
     tokens = batch * seq_len
+    stack = functools.partial(
+        block_ops,
+        shape,
+        batch=batch,
+        seq_len=seq_len,
+        act_bytes=act_bytes,
+        weight_bytes=weight_bytes,
+        flash=flash,
+        tensor_parallel=t,
+        fused=fused,
+    )
     if shape.architecture is Architecture.encoder_decoder:
-        encoder_layers = shape.encoder_layers or shape.layers
-        ops += block_ops(
-            shape,
-            batch=batch,
-            seq_len=seq_len,
-            act_bytes=act_bytes,
-            weight_bytes=weight_bytes,
-            flash=flash,
-            tensor_parallel=t,
-            count=encoder_layers,
-            causal=False,
-            fused=fused,
-        )
-        ops += block_ops(
-            shape,
-            batch=batch,
-            seq_len=seq_len,
-            act_bytes=act_bytes,
-            weight_bytes=weight_bytes,
-            flash=flash,
-            tensor_parallel=t,
-            count=shape.layers,
-            cross_attention_len=seq_len,
-            kv_len=kv_len,
-            fused=fused,
-        )
+        ops += stack(count=shape.encoder_layers or shape.layers, causal=False)
+        ops += stack(count=shape.layers, cross_attention_len=seq_len, kv_len=kv_len)
     else:
-        ops += block_ops(
-            shape,
-            batch=batch,
-            seq_len=seq_len,
-            act_bytes=act_bytes,
-            weight_bytes=weight_bytes,
-            flash=flash,
-            tensor_parallel=t,
+        ops += stack(
             count=shape.layers,
             kv_len=kv_len,
             causal=shape.architecture is Architecture.decoder,
             kv_bytes=kv_bytes,
-            fused=fused,
         )
     final_passes = (
         (FUSED_PASSES if fused else EAGER_PASSES)["rmsnorm"] if shape.norm == "rmsnorm" else 2.0
