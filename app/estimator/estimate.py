@@ -237,9 +237,12 @@ def _suggestions(
             w = _with_batch(workload, 1)
             out.append(f"with batch 1 it needs {need(w, layout):.1f} GB per GPU")
     minimum = min_gpus_that_fit(shape, workload, layout, capacity)
-    if minimum is not None and minimum > layout.count:
-        how = "tensor parallelism" if workload.task is Task.inference else "ZeRO-3 / FSDP"
-        out.append(f"{minimum} GPUs with {how} fit it")
+    if minimum is not None and workload.task is Task.inference:
+        degree = minimum // layout.pipeline
+        if degree != layout.tensor:
+            out.append(f"tensor parallelism of degree {degree} ({minimum} GPUs) fits it")
+    elif minimum is not None and minimum > layout.count:
+        out.append(f"{minimum} GPUs with ZeRO-3 / FSDP fit it")
     return out
 
 

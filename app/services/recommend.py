@@ -16,6 +16,7 @@ from app.estimator.estimate import (
     estimate,
     make_layout,
 )
+from app.estimator.hardware import GPUS_PER_NODE
 from app.estimator.memory import Layout, memory_per_gpu
 from app.estimator.model import parameter_count
 from app.estimator.result import Estimate
@@ -104,6 +105,14 @@ def _variants(
         and workload.optimizer is Optimizer.adamw
     ):
         steps.append(({"optimizer": Optimizer.adamw_8bit}, "8-bit AdamW"))
+    if workload.task is Task.inference and count > 1 and workload.parallelism.tensor == 1:
+        degree = min(count, GPUS_PER_NODE)
+        steps.append(
+            (
+                {"parallelism": workload.parallelism.model_copy(update={"tensor": degree})},
+                f"tensor parallelism of degree {degree}",
+            )
+        )
     out: list[tuple[Workload, tuple[str, ...]]] = [(workload, ())]
     update: dict[str, object] = {}
     names: list[str] = []
@@ -165,7 +174,10 @@ def _candidates(
             continue
         row = []
         for variant, changes in _variants(workload, count, constraints):
-            layout = _layout(model, count, variant)
+            try:
+                layout = _layout(model, count, variant)
+            except EstimateInputError:  # e.g. tensor parallelism that does not divide the heads
+                continue
             row.append(_Candidate(count, variant, changes, _memory(model, variant, layout)))
         table.append(row)
     return table

@@ -164,3 +164,9 @@ def test_fp8_on_a_gpu_without_it_warns_and_uses_16_bit() -> None:
     )  # fmt: skip
     result = _run(LLAMA2_7B, Workload(precision="fp8", activation_checkpointing="full"), a100)
     assert any("no fp8" in w for w in result.warnings)
+
+
+def test_inference_that_does_not_fit_suggests_tensor_parallelism() -> None:
+    result = _run(LLAMA2_70B, Workload(task="inference"), count=2)
+    assert not result.memory.fits
+    assert "tensor parallelism of degree 2 (2 GPUs) fits it" in result.suggestions

@@ -143,3 +143,17 @@ def test_resnet_50_is_ranked_from_its_compiled_costs(catalog: LoadedCatalog) -> 
     )  # fmt: skip
     assert response.options[0].rank == 1
     assert response.options[0].total_hours is not None
+
+
+def test_70b_inference_is_split_with_tensor_parallelism_on_80gb_cards(
+    catalog: LoadedCatalog,
+) -> None:
+    response = _recommend(
+        catalog,
+        {"model": {"preset": "llama-3.1-70b"},
+         "workload": {"task": "inference", "inference": {"prompt_tokens": 1024, "output_tokens": 256, "batch": 4}}},
+    )  # fmt: skip
+    h100 = _option(response, "nvidia-h100-sxm")
+    assert h100.verdict is Verdict.fits_with_changes
+    assert h100.count == 2
+    assert h100.changes == ["tensor parallelism of degree 2"]
