@@ -91,3 +91,18 @@ def write_catalog(
     if models is not None:
         (catalog / "models.yaml").write_text(yaml.safe_dump({"models": models}, sort_keys=False))
     return catalog
+
+
+def llama2_shapes() -> dict[str, Any]:
+    """Llama 2 7B and 70B dimensions (Touvron et al. 2023; their Hugging Face config.json)."""
+    from app.estimator.model import TransformerShape
+
+    return {
+        "7b": TransformerShape(
+            layers=32, hidden_size=4096, heads=32, ffn_hidden_size=11008, vocab_size=32000, gated_ffn=True
+        ),
+        "70b": TransformerShape(
+            layers=80, hidden_size=8192, heads=64, kv_heads=8, ffn_hidden_size=28672, vocab_size=32000,
+            gated_ffn=True,
+        ),
+    }  # fmt: skip

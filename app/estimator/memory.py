@@ -33,12 +33,13 @@ ADAM_8BIT_BYTES_PER_STATE = 1.0 + 4.0 / 2048
 # Hugging Face, "Model training anatomy" (transformers docs), measures 1,343 MB on a V100 after
 # creating the first CUDA tensor. Taken as the per-GPU runtime floor for every platform.
 RUNTIME_CONTEXT_BYTES = 1343 * 2**20
-# NCCL communicator buffers per GPU when more than one GPU talks: NCCL_BUFFSIZE defaults to
-# 4 MiB per channel and peer (NCCL environment-variable documentation); ~ 0.5 GiB is typical
-# for an 8-GPU ring with 16+ channels.
+# NCCL communicator buffers per GPU when more than one GPU talks. NCCL_BUFFSIZE defaults to
+# 4 MiB per channel, peer and direction (NCCL environment-variable documentation); an assumed
+# 32 channels x 2 ring peers x 2 directions x 4 MiB = 0.5 GiB. An assumption, not a measurement.
 NCCL_BUFFERS_BYTES = 0.5 * GIB
-# The PyTorch caching allocator rounds and splits blocks; reserved exceeds allocated memory by a
-# few percent in steady training (PyTorch docs, "CUDA semantics: memory management").
+# The PyTorch caching allocator rounds and splits blocks, so reserved memory exceeds what is
+# allocated (PyTorch docs, "CUDA semantics: memory management", describe the mechanism). The
+# 5% is an assumption, not a sourced figure; the validation scores memory with it.
 ALLOCATOR_FRAGMENTATION = 0.05
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from app.estimator.estimate import EstimateContext, EstimateInputError, ModelDescription, estimate
 from app.estimator.hardware import GpuSpec, default_efficiency
-from app.estimator.model import TransformerShape
 from app.estimator.result import Estimate
 from app.estimator.workload import Workload
+from tests.factories import llama2_shapes
 
 # Figures of the H100 SXM and RTX 4090 catalog records (datasheet values).
 H100 = GpuSpec(
@@ -24,29 +24,8 @@ RTX_4090 = GpuSpec(
     segment="consumer", memory_gb=24, memory_bandwidth_gb_s=1008, tdp_w=450, platform="cuda",
     peak_tflops={"fp32": 82.6, "bf16": 165.2, "fp16": 165.2, "fp8": 330.3}, pcie_gen=4,
 )  # fmt: skip
-LLAMA2_7B = ModelDescription(
-    "llama-2-7b",
-    TransformerShape(
-        layers=32,
-        hidden_size=4096,
-        heads=32,
-        ffn_hidden_size=11008,
-        vocab_size=32000,
-        gated_ffn=True,
-    ),
-)
-LLAMA2_70B = ModelDescription(
-    "llama-2-70b",
-    TransformerShape(
-        layers=80,
-        hidden_size=8192,
-        heads=64,
-        kv_heads=8,
-        ffn_hidden_size=28672,
-        vocab_size=32000,
-        gated_ffn=True,
-    ),
-)
+LLAMA2_7B = ModelDescription("llama-2-7b", llama2_shapes()["7b"])
+LLAMA2_70B = ModelDescription("llama-2-70b", llama2_shapes()["70b"])
 
 
 def _run(

@@ -14,19 +14,10 @@ from app.estimator.memory import (
 )
 from app.estimator.model import TransformerShape, parameter_count
 from app.estimator.workload import Workload
+from tests.factories import llama2_shapes
 
-LLAMA2_7B = TransformerShape(
-    layers=32, hidden_size=4096, heads=32, ffn_hidden_size=11008, vocab_size=32000, gated_ffn=True
-)
-LLAMA2_70B = TransformerShape(
-    layers=80,
-    hidden_size=8192,
-    heads=64,
-    kv_heads=8,
-    ffn_hidden_size=28672,
-    vocab_size=32000,
-    gated_ffn=True,
-)
+LLAMA2_7B = llama2_shapes()["7b"]
+LLAMA2_70B = llama2_shapes()["70b"]
 # A GPT-style block shape with ~7.5B parameters, the model size of the ZeRO paper's Figure 1.
 GPT_7_5B = TransformerShape(
     layers=38, hidden_size=3968, heads=31, vocab_size=32000, norm="layernorm"
