@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -11,6 +12,14 @@ from rich.table import Table
 
 from app.config import get_settings
 from app.errors import AdvisorError
+
+if TYPE_CHECKING:
+    import uvicorn
+    from sqlalchemy.orm import Session
+
+    from app.estimator.result import Estimate
+
+T = TypeVar("T")
 
 cli = typer.Typer(
     help="GPU Advisor: which GPU, how many, how long, how much, will it fit.", no_args_is_help=True
@@ -21,20 +30,26 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(catalog_cli, name="catalog")
 token_cli = typer.Typer(help="Bearer tokens for the write endpoints.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
+saved_cli = typer.Typer(help="Saved recommendations (shareable links).", no_args_is_help=True)
+cli.add_typer(saved_cli, name="saved")
 
 
 class _LazyConsole:
-    """A rich Console made at first use, so COLUMNS set by the caller (or a test) applies."""
+    """Prints through a rich Console made at each use, so COLUMNS set by the caller (or a test)
+    applies."""
 
-    def __init__(self, **kwargs: object) -> None:
-        self._kwargs = kwargs
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(Console(**self._kwargs), name)  # type: ignore[arg-type]
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        Console(stderr=self._stderr).print(*objects, **kwargs)
+
+    def print_json(self, json: str) -> None:
+        Console(stderr=self._stderr).print_json(json)
 
 
-console: Console = _LazyConsole()  # type: ignore[assignment]
-err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
+console = _LazyConsole()
+err_console = _LazyConsole(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -48,6 +63,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default ADVISOR_PORT).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
     migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated addresses of proxies whose X-Forwarded-For is trusted "
+            "(default ADVISOR_FORWARDED_ALLOW_IPS, empty: none, the peer is the client)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the web app and API with uvicorn."""
     import uvicorn
@@ -57,6 +79,8 @@ def serve(
         from app import migrate as migrations
 
         migrations.upgrade(settings.database_url)
+    trusted = settings.forwarded_allow_ips if forwarded_allow_ips is None else forwarded_allow_ips
+    trusted = ",".join(part.strip() for part in trusted.split(",") if part.strip())
     config = uvicorn.Config(
         "app.main:create_app",
         factory=True,
@@ -64,6 +88,10 @@ def serve(
         port=port or settings.port,
         workers=workers or settings.workers,
         log_level=settings.log_level,
+        # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise, which let any local
+        # client pick its rate-limit identity; trust only the proxies named here.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
     if config.workers > 1:
         _serve_workers(config)
@@ -71,16 +99,14 @@ def serve(
         uvicorn.Server(config).run()
 
 
-def _serve_workers(config: object) -> None:
+def _serve_workers(config: uvicorn.Config) -> None:
     """Several uvicorn workers on one listening socket we bind ourselves with proto=IPPROTO_TCP:
     uvicorn's own bind leaves proto 0, so accepted connections never get TCP_NODELAY and every
     keep-alive response waits ~40 ms for a delayed ACK (uvicorn issue #3149)."""
     import socket
 
-    import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    assert isinstance(config, uvicorn.Config)
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -189,14 +215,14 @@ def list_gpus_command(
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
-        for session in session_scope(make_sessionmaker(engine)):
+        with session_scope(make_sessionmaker(engine)) as session:
             page = list_gpus(
                 session, filters, sort=sort_field, descending=desc, limit=500, offset=0
             )
     finally:
         engine.dispose()
     table = Table(title=f"{page.total} GPUs (dense peak figures)")
-    for column, justify in [
+    columns: list[tuple[str, Literal["left", "right"]]] = [
         ("id", "left"),
         ("memory GB", "right"),
         ("bandwidth GB/s", "right"),
@@ -204,8 +230,9 @@ def list_gpus_command(
         ("fp32 TFLOP/s", "right"),
         ("TDP W", "right"),
         ("platform", "left"),
-    ]:
-        table.add_column(column, justify=justify, no_wrap=column == "id")  # type: ignore[arg-type]
+    ]
+    for column, justify in columns:
+        table.add_column(column, justify=justify, no_wrap=column == "id")
     for gpu in page.items:
         table.add_row(
             gpu.id,
@@ -219,14 +246,14 @@ def list_gpus_command(
     console.print(table)
 
 
-def _with_session(fn: object) -> object:
+def _with_session(fn: Callable[[Session], T]) -> T:
     """Run fn(session) in one transaction, committed when fn returns."""
-    from app.db import make_engine, make_sessionmaker
+    from app.db import make_engine, make_sessionmaker, session_scope
 
     engine = make_engine(get_settings().database_url)
     try:
-        with make_sessionmaker(engine).begin() as session:
-            return fn(session)  # type: ignore[operator]
+        with session_scope(make_sessionmaker(engine)) as session:
+            return fn(session)
     finally:
         engine.dispose()
 
@@ -267,7 +294,7 @@ def token_list() -> None:
     table = Table(title="API tokens")
     for column in ("name", "created", "last used", "revoked"):
         table.add_column(column)
-    for row in rows or []:  # type: ignore[attr-defined]
+    for row in rows:
         table.add_row(
             *(str(row[k] or "—") for k in ("name", "created_at", "last_used_at", "revoked_at"))
         )
@@ -517,10 +544,7 @@ def recommend_command(
     console.print(f"[dim]{len(answer.excluded)} GPUs excluded by constraints[/]")
 
 
-def _print_estimate(result: object) -> None:
-    from app.estimator.result import Estimate
-
-    assert isinstance(result, Estimate)
+def _print_estimate(result: Estimate) -> None:
     memory, time = result.memory, result.time
     verdict = "[green]fits[/]" if memory.fits else "[red]does not fit[/]"
     console.print(
@@ -560,6 +584,26 @@ def _print_estimate(result: object) -> None:
         console.print(f"  [cyan]to fit:[/] {line}")
     for line in result.assumptions:
         console.print(f"  [dim]assumes: {line}[/]")
+
+
+@saved_cli.command("prune")
+def saved_prune() -> None:
+    """Delete saved recommendations older than ADVISOR_SAVED_RESULTS_DAYS (run it daily)."""
+    from app.db import make_engine, make_sessionmaker
+    from app.services.saved_results import prune
+
+    settings = get_settings()
+    if settings.saved_results_days == 0:
+        console.print("ADVISOR_SAVED_RESULTS_DAYS=0: saved results are kept forever")
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        deleted = prune(make_sessionmaker(engine), settings)
+    finally:
+        engine.dispose()
+    console.print(
+        f"deleted {deleted} saved recommendation(s) older than {settings.saved_results_days} days"
+    )
 
 
 def main() -> None:

@@ -70,6 +70,34 @@ class Settings(BaseSettings):
         default="memory://",
         description="`limits` storage: memory:// per process, or redis://host:6379.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by the replicas for rate limits (redis://host:6379/0); "
+        "overrides ADVISOR_RATE_LIMIT_STORAGE_URI.",
+    )
+    auth_failure_limit: str = Field(
+        default="10/minute",
+        description="Per-client limit on requests with a wrong or missing token (429 past it).",
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma-separated proxy addresses whose X-Forwarded-For/-Proto is trusted "
+        "(`serve --forwarded-allow-ips`); empty: none, the socket's peer is the client.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        max_length=200,
+        description="Base URL share links are built from (https://advisor.example.org); unset: "
+        "links are relative to the page, never taken from the Host header.",
+    )
+    saved_results_days: int = Field(
+        default=90,
+        ge=0,
+        le=36_500,
+        description="Saved recommendations older than this are no longer served and "
+        "`gpu-advisor saved prune` deletes them (0: keep forever).",
+    )
 
 
 @lru_cache

@@ -9,7 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 
 class AdvisorError(Exception):
@@ -110,17 +113,46 @@ async def _validation_error_handler(_request: Request, exc: Exception) -> JSONRe
     )
 
 
+async def _http_error_handler(request: Request, exc: Exception) -> Response:
+    """Framework errors (404 for an unknown path, 405, a body that cannot be parsed: 400) in
+    the same {error, detail} shape as ours."""
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else f"HTTP {exc.status_code}"
+    if exc.status_code == 400 and "parsing the body" in message:
+        message = "the request body cannot be parsed (malformed or nested too deeply)"
+    error = AdvisorError(message, status_code=exc.status_code)
+    response = await _advisor_error_handler(request, error)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
 async def _database_error_handler(request: Request, exc: Exception) -> Response:
-    """The database is down or unreachable: 503 (readiness fails too), never a 500."""
-    logging.getLogger(__name__).error("database error: %s", type(exc).__name__)
+    """Any database failure (down, unreachable, pool exhausted, schema missing, timed out): 503
+    in the documented shape (readiness fails too), never a 500. A value the database cannot
+    store (DataError, e.g. a NUL character in PostgreSQL text) is the caller's: 422."""
+    if isinstance(exc, DataError):
+        log.warning("database refused a value: %s", type(exc.orig).__name__)
+        return await _advisor_error_handler(
+            request, InvalidInputError("the request holds a value the database cannot store")
+        )
+    log.error("database error: %s", type(exc).__name__)
     return await _advisor_error_handler(
         request, ServiceUnavailableError("the database is unavailable; try again shortly")
     )
 
 
+async def _unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    """Anything else: 500 in the documented shape, the traceback in the log, none to the client."""
+    log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    return JSONResponse({"error": "internal error", "detail": None}, status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the one AdvisorError handler and the 422 renderer on the app."""
+    """Register the one AdvisorError handler and the renderers that give every 4xx/5xx the
+    {error, detail} shape."""
     app.add_exception_handler(AdvisorError, _advisor_error_handler)
-    app.add_exception_handler(OperationalError, _database_error_handler)
-    app.add_exception_handler(InterfaceError, _database_error_handler)
+    app.add_exception_handler(SQLAlchemyError, _database_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(Exception, _unexpected_error_handler)

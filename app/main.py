@@ -32,7 +32,7 @@ SWAGGER_DIR = "/static/vendor/swagger-ui"
 
 def _start(app: FastAPI, settings: Settings) -> None:
     """Open the database and load the catalog; an invalid catalog raises and stops start-up."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, serving=True)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     catalog = load_catalog(settings.catalog_dir)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import math
 import secrets
 import sys
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from limits import parse, storage, strategies
+from limits import RateLimitItem, parse, storage, strategies
 from prometheus_fastapi_instrumentator import Instrumentator
 from pythonjsonlogger.json import JsonFormatter
 from starlette.responses import Response
@@ -26,13 +28,19 @@ from app.config import Settings
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
-# Content Security Policy: every script, style and font comes from the app itself; Swagger UI
-# needs inline style/script for its bootstrap snippet.
+# Content Security Policy: every script, style and font comes from the app itself, no inline
+# script or style anywhere (widths the pages compute are set from data attributes by app.js).
 CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
-    "form-action 'self'"
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+# Swagger UI at /docs bootstraps with an inline script and inline styles: that page only.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'"
+)
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -82,8 +90,11 @@ class RequestContextMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         sane = 8 <= len(incoming) <= 64 and incoming.isascii() and incoming.isprintable()
         request_id = incoming if sane else secrets.token_hex(8)
+        headers = dict(SECURITY_HEADERS)
+        if scope.get("path") in DOCS_PATHS:
+            headers["Content-Security-Policy"] = DOCS_CSP
         extra = [(b"x-request-id", request_id.encode())] + [
-            (name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+            (name.lower().encode(), value.encode()) for name, value in headers.items()
         ]
 
         async def send_with_headers(message: Message) -> None:
@@ -146,35 +157,82 @@ class _TooLargeError(Exception):
     pass
 
 
+# The one bucket every expensive write shares (estimate, recommend from the API and the form,
+# probe runs): a client cannot double its budget by switching between the page and the API.
+WRITES_BUCKET = "writes"
+AUTH_FAILURES_BUCKET = "auth-failures"
+
+
+def client_address(request: Request) -> str:
+    """The client as the socket sees it. uvicorn rewrites it from X-Forwarded-For only when the
+    peer is in --forwarded-allow-ips (default: nobody), so a rotating header changes nothing."""
+    return request.client.host if request.client else "unknown"
+
+
 class RateLimiter:
-    """Per-client limits for the expensive endpoints, with the `limits` library (moving window;
-    in-memory per process by default, or shared storage such as redis:// for many replicas)."""
+    """Per-client limits with the `limits` library (moving window), in memory per process or in
+    Redis shared by all replicas (ADVISOR_REDIS_URL)."""
 
     def __init__(self, settings: Settings):
         self.enabled = settings.rate_limit_enabled
         self.limit = parse(settings.rate_limit)
-        self.window = strategies.MovingWindowRateLimiter(
-            storage.storage_from_string(settings.rate_limit_storage_uri)
-        )
+        self.auth_failure_limit = parse(settings.auth_failure_limit)
+        uri = settings.redis_url or settings.rate_limit_storage_uri
+        self.storage = storage.storage_from_string(uri)
+        self.window = strategies.MovingWindowRateLimiter(self.storage)
 
-    def check(self, request: Request, scope_name: str) -> None:
+    def check(self, request: Request) -> None:
+        """Count one expensive request against the client's shared bucket; 429 past the limit."""
         if not self.enabled:
             return
-        client = request.client.host if request.client else "unknown"
-        if not self.window.hit(self.limit, scope_name, client):
-            raise RateLimitedError(f"rate limit exceeded: {self.limit} per client on {scope_name}")
+        if not self.window.hit(self.limit, WRITES_BUCKET, client_address(request)):
+            raise RateLimitedError(
+                f"rate limit exceeded: {self.limit} per client on estimate, recommend and "
+                "probe runs together",
+                retry_after_s=self._retry_after(self.limit, WRITES_BUCKET, request),
+            )
+
+    def check_auth_failures(self, request: Request) -> None:
+        """Refuse a client that has failed authentication too often, before checking its token."""
+        if not self.enabled:
+            return
+        client = client_address(request)
+        if not self.window.test(self.auth_failure_limit, AUTH_FAILURES_BUCKET, client):
+            raise RateLimitedError(
+                f"too many failed token attempts: {self.auth_failure_limit} per client",
+                retry_after_s=self._retry_after(
+                    self.auth_failure_limit, AUTH_FAILURES_BUCKET, request
+                ),
+            )
+
+    def record_auth_failure(self, request: Request) -> None:
+        if self.enabled:
+            self.window.hit(self.auth_failure_limit, AUTH_FAILURES_BUCKET, client_address(request))
+
+    def _retry_after(self, limit: RateLimitItem, bucket: str, request: Request) -> int:
+        """Seconds until the window frees a slot (at least 1)."""
+        try:
+            reset_at = self.window.get_window_stats(
+                limit, bucket, client_address(request)
+            ).reset_time
+        except Exception:  # storage hiccup: fall back to the whole window
+            return int(limit.get_expiry())
+        return max(1, math.ceil(reset_at - time.time()))
 
 
 class RateLimitedError(Exception):
-    def __init__(self, message: str):
+    def __init__(self, message: str, retry_after_s: int = 60):
         super().__init__(message)
         self.message = message
+        self.retry_after_s = retry_after_s
 
 
 async def _rate_limited(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RateLimitedError)
     return JSONResponse(
-        {"error": exc.message, "detail": None}, status_code=429, headers={"Retry-After": "60"}
+        {"error": exc.message, "detail": {"retry_after_s": exc.retry_after_s}},
+        status_code=429,
+        headers={"Retry-After": str(exc.retry_after_s)},
     )
 
 

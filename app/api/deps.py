@@ -20,8 +20,11 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """The request's session: committed when the route returns, rolled back when it raises."""
-    yield from session_scope(request.app.state.sessionmaker)
+    """The request's session: committed when the route returns, rolled back when it raises.
+    Routes that write use a short transaction of their own (SessionFactoryDep) instead, so no
+    write lock is held while the answer is computed or rendered."""
+    with session_scope(request.app.state.sessionmaker) as session:
+        yield session
 
 
 def get_optional_session(request: Request) -> Iterator[Session]:
@@ -61,15 +64,21 @@ def require_token(
     authorization: Annotated[str | None, Header(description="Bearer <token>")] = None,
 ) -> str:
     """Write endpoints: the caller must present an active bearer token."""
+    from app.errors import UnauthorizedError
     from app.services.auth import verify_bearer
 
-    return verify_bearer(session, request.app.state.settings, authorization)
+    limiter = request.app.state.rate_limiter
+    limiter.check_auth_failures(request)  # 429 once a client has guessed too often
+    try:
+        return verify_bearer(session, request.app.state.settings, authorization)
+    except UnauthorizedError:
+        limiter.record_auth_failure(request)
+        raise
 
 
 def rate_limited(request: Request) -> None:
-    """Count this request against the caller's limit for the route (429 past it)."""
-    route = request.scope.get("route")
-    request.app.state.rate_limiter.check(request, getattr(route, "path", request.url.path))
+    """Count this request against the caller's one bucket for expensive writes (429 past it)."""
+    request.app.state.rate_limiter.check(request)
 
 
 RateLimit = Depends(rate_limited)

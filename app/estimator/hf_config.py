@@ -8,7 +8,10 @@ missing required field is reported by name.
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+from pydantic import ValidationError
 
 from app.estimator.model import Architecture, TransformerShape
 
@@ -35,15 +38,44 @@ def _require(config: dict[str, Any], names: list[str], family: str) -> None:
 
 
 def _int(config: dict[str, Any], name: str) -> int:
+    """A required positive integer; 4096.0 is accepted (some exporters write floats), while
+    booleans, lists, objects, strings, fractions and +-Infinity are refused naming the key."""
     value = config[name]
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
+        or (isinstance(value, float) and not math.isfinite(value))
         or value != int(value)
         or value < 1
     ):
-        raise HfConfigError(f"hf_config.{name} must be a positive integer, got {value!r}", [name])
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise HfConfigError(f"hf_config.{name} must be a positive integer, got {shown}", [name])
     return int(value)
+
+
+def _opt_int(config: dict[str, Any], name: str, default: int | None) -> int | None:
+    """An optional positive integer: absent, null or 0 give `default`; otherwise as `_int`."""
+    value = config.get(name)
+    if value is None or (value == 0 and not isinstance(value, bool)):
+        return default
+    return _int(config, name)
+
+
+def _shape(keys: dict[str, str], **fields: Any) -> TransformerShape:
+    """The TransformerShape, with a range error reported under the config key it came from
+    (`hf_config.num_hidden_layers: ...`) rather than the internal field name."""
+    try:
+        return TransformerShape(**fields)
+    except ValidationError as exc:
+        named: list[str] = []
+        messages: list[str] = []
+        for error in exc.errors(include_url=False, include_context=False, include_input=False):
+            field = str(error["loc"][0]) if error["loc"] else ""
+            key = keys.get(field, field)
+            where = f"hf_config.{key}" if key else "hf_config"
+            named.append(key or "hf_config")
+            messages.append(f"{where}: {error['msg']}")
+        raise HfConfigError("; ".join(messages), named) from None
 
 
 def shape_from_hf_config(config: dict[str, Any]) -> TransformerShape:
@@ -76,21 +108,34 @@ def _llama_like(config: dict[str, Any], family: str) -> TransformerShape:
     _require(config, required, family)
     heads = _int(config, "num_attention_heads")
     tied_default = family in ("gemma", "gemma2")
-    experts = int(config.get("num_local_experts") or 1)
-    return TransformerShape(
+    experts = _opt_int(config, "num_local_experts", 1) or 1
+    keys = {
+        "layers": "num_hidden_layers",
+        "hidden_size": "hidden_size",
+        "heads": "num_attention_heads",
+        "kv_heads": "num_key_value_heads",
+        "head_dim": "head_dim",
+        "ffn_hidden_size": "intermediate_size",
+        "vocab_size": "vocab_size",
+        "experts": "num_local_experts",
+        "experts_per_token": "num_experts_per_tok",
+        "max_position_embeddings": "max_position_embeddings",
+    }
+    return _shape(
+        keys,
         layers=_int(config, "num_hidden_layers"),
         hidden_size=_int(config, "hidden_size"),
         heads=heads,
-        kv_heads=int(config.get("num_key_value_heads") or heads),
-        head_dim=config.get("head_dim"),
+        kv_heads=_opt_int(config, "num_key_value_heads", heads),
+        head_dim=_opt_int(config, "head_dim", None),
         ffn_hidden_size=_int(config, "intermediate_size"),
         vocab_size=_int(config, "vocab_size"),
         gated_ffn=True,
         tied_embeddings=bool(config.get("tie_word_embeddings", tied_default)),
         experts=experts,
-        experts_per_token=int(config.get("num_experts_per_tok") or 1) if experts > 1 else 1,
+        experts_per_token=_opt_int(config, "num_experts_per_tok", 1) if experts > 1 else 1,
         position_embedding="rope",
-        max_position_embeddings=int(config.get("max_position_embeddings") or 0),
+        max_position_embeddings=_opt_int(config, "max_position_embeddings", 0),
         norm="rmsnorm",
         # Qwen2 puts biases on q, k and v only (Qwen2Attention); Llama-style configs say so.
         attention_bias="qkv" if family == "qwen2" else bool(config.get("attention_bias", False)),
@@ -102,16 +147,25 @@ def _llama_like(config: dict[str, Any], family: str) -> TransformerShape:
 def _gpt2(config: dict[str, Any]) -> TransformerShape:
     _require(config, ["n_layer", "n_embd", "n_head", "vocab_size"], "gpt2")
     hidden = _int(config, "n_embd")
-    return TransformerShape(
+    keys = {
+        "layers": "n_layer",
+        "hidden_size": "n_embd",
+        "heads": "n_head",
+        "ffn_hidden_size": "n_inner",
+        "vocab_size": "vocab_size",
+        "max_position_embeddings": "n_positions",
+    }
+    return _shape(
+        keys,
         layers=_int(config, "n_layer"),
         hidden_size=hidden,
         heads=_int(config, "n_head"),
-        ffn_hidden_size=int(config.get("n_inner") or 4 * hidden),
+        ffn_hidden_size=_opt_int(config, "n_inner", 4 * hidden),
         vocab_size=_int(config, "vocab_size"),
         gated_ffn=False,
         tied_embeddings=bool(config.get("tie_word_embeddings", True)),
         position_embedding="learned",
-        max_position_embeddings=int(config.get("n_positions") or 1024),
+        max_position_embeddings=_opt_int(config, "n_positions", 1024),
         norm="layernorm",
         attention_bias=True,
         mlp_bias=True,
@@ -127,7 +181,17 @@ def _bert(config: dict[str, Any], family: str) -> TransformerShape:
         "vocab_size",
     ]
     _require(config, required, family)
-    return TransformerShape(
+    keys = {
+        "layers": "num_hidden_layers",
+        "hidden_size": "hidden_size",
+        "heads": "num_attention_heads",
+        "ffn_hidden_size": "intermediate_size",
+        "vocab_size": "vocab_size",
+        "max_position_embeddings": "max_position_embeddings",
+        "type_vocab_size": "type_vocab_size",
+    }
+    return _shape(
+        keys,
         layers=_int(config, "num_hidden_layers"),
         hidden_size=_int(config, "hidden_size"),
         heads=_int(config, "num_attention_heads"),
@@ -137,8 +201,8 @@ def _bert(config: dict[str, Any], family: str) -> TransformerShape:
         tied_embeddings=True,
         architecture=Architecture.encoder,
         position_embedding="learned",
-        max_position_embeddings=int(config.get("max_position_embeddings") or 512),
-        type_vocab_size=int(config.get("type_vocab_size") or 0),
+        max_position_embeddings=_opt_int(config, "max_position_embeddings", 512),
+        type_vocab_size=_opt_int(config, "type_vocab_size", 0),
         pooler=True,
         norm="layernorm",
         attention_bias=True,
@@ -149,18 +213,29 @@ def _bert(config: dict[str, Any], family: str) -> TransformerShape:
 def _t5(config: dict[str, Any]) -> TransformerShape:
     _require(config, ["num_layers", "d_model", "num_heads", "d_ff", "vocab_size"], "t5")
     gated = str(config.get("feed_forward_proj", "relu")).startswith("gated")
-    return TransformerShape(
-        layers=int(config.get("num_decoder_layers") or config["num_layers"]),
+    keys = {
+        "layers": "num_decoder_layers",
+        "encoder_layers": "num_layers",
+        "hidden_size": "d_model",
+        "heads": "num_heads",
+        "head_dim": "d_kv",
+        "ffn_hidden_size": "d_ff",
+        "vocab_size": "vocab_size",
+        "relative_attention_num_buckets": "relative_attention_num_buckets",
+    }
+    return _shape(
+        keys,
+        layers=_opt_int(config, "num_decoder_layers", None) or _int(config, "num_layers"),
         encoder_layers=_int(config, "num_layers"),
         hidden_size=_int(config, "d_model"),
         heads=_int(config, "num_heads"),
-        head_dim=config.get("d_kv"),
+        head_dim=_opt_int(config, "d_kv", None),
         ffn_hidden_size=_int(config, "d_ff"),
         vocab_size=_int(config, "vocab_size"),
         gated_ffn=gated,
         tied_embeddings=bool(config.get("tie_word_embeddings", True)),
         architecture=Architecture.encoder_decoder,
         position_embedding="relative",
-        relative_attention_num_buckets=int(config.get("relative_attention_num_buckets") or 32),
+        relative_attention_num_buckets=_opt_int(config, "relative_attention_num_buckets", 32),
         norm="rmsnorm",
     )

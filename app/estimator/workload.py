@@ -43,16 +43,24 @@ class Parallelism(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    zero_stage: int = Field(default=0, ge=0, le=3, description="0-3; FSDP full sharding = 3.")
-    tensor: int = Field(default=1, ge=1, le=1024, description="Tensor-parallel degree.")
-    pipeline: int = Field(default=1, ge=1, le=1024, description="Pipeline-parallel stages.")
+    zero_stage: int = Field(
+        strict=True, default=0, ge=0, le=3, description="0-3; FSDP full sharding = 3."
+    )
+    tensor: int = Field(
+        strict=True, default=1, ge=1, le=1024, description="Tensor-parallel degree."
+    )
+    pipeline: int = Field(
+        strict=True, default=1, ge=1, le=1024, description="Pipeline-parallel stages."
+    )
     virtual_stages: int = Field(
+        strict=True,
         default=1,
         ge=1,
         le=128,
         description="Model chunks per pipeline stage (interleaved 1F1B); the bubble shrinks by this factor.",
     )
     overlap_tensor_comm: bool = Field(
+        strict=True,
         default=False,
         description="Tensor-parallel collectives overlapped with matmuls (Megatron --tp-comm-overlap).",
     )
@@ -61,7 +69,7 @@ class Parallelism(BaseModel):
 class LoraConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rank: int = Field(default=16, ge=1, le=65_536)
+    rank: int = Field(strict=True, default=16, ge=1, le=65_536)
     targets: Literal["all-linear", "attention", "qv"] = Field(
         default="all-linear",
         description="Adapted layers: every linear layer (QLoRA paper), q/k/v/o, or q and v only.",
@@ -71,9 +79,11 @@ class LoraConfig(BaseModel):
 class InferenceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt_tokens: int = Field(default=512, ge=1, le=10_000_000)
-    output_tokens: int = Field(default=128, ge=0, le=10_000_000)
-    batch: int = Field(default=1, ge=1, le=1_000_000, description="Sequences decoded together.")
+    prompt_tokens: int = Field(strict=True, default=512, ge=1, le=10_000_000)
+    output_tokens: int = Field(strict=True, default=128, ge=0, le=10_000_000)
+    batch: int = Field(
+        strict=True, default=1, ge=1, le=1_000_000, description="Sequences decoded together."
+    )
     weight_precision: Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"] | None = Field(
         default=None, description="Stored weight format; default the workload precision."
     )
@@ -91,9 +101,14 @@ class Workload(BaseModel):
 
     task: Task = Task.pretrain
     precision: Precision = Precision.bf16
-    seq_len: int = Field(default=2048, ge=1, le=10_000_000, description="Tokens per sequence.")
-    micro_batch: int = Field(default=1, ge=1, le=1_000_000, description="Sequences per GPU step.")
+    seq_len: int = Field(
+        strict=True, default=2048, ge=1, le=10_000_000, description="Tokens per sequence."
+    )
+    micro_batch: int = Field(
+        strict=True, default=1, ge=1, le=1_000_000, description="Sequences per GPU step."
+    )
     global_batch: int | None = Field(
+        strict=True,
         default=None,
         ge=1,
         le=100_000_000,
@@ -105,7 +120,7 @@ class Workload(BaseModel):
     optimizer: Optimizer = Optimizer.adamw
     activation_checkpointing: Checkpointing = Checkpointing.none
     flash_attention: bool = Field(
-        default=True, description="Fused attention that never stores the s x s scores."
+        strict=True, default=True, description="Fused attention that never stores the s x s scores."
     )
     dropout: float = Field(
         default=0.0,
@@ -115,17 +130,20 @@ class Workload(BaseModel):
         "dropout keeps a mask per dropped tensor for the backward pass.",
     )
     fused_kernels: bool = Field(
+        strict=True,
         default=False,
         description="Normalization, activation and rotary steps run as fused kernels (Megatron/"
         "NeMo, TensorRT-LLM, vLLM, torch.compile); false = one PyTorch op each (eager).",
     )
     parallelism: Parallelism = Parallelism()
     master_weights: bool | None = Field(
+        strict=True,
         default=None,
         description="Keep an fp32 master copy of 16-bit weights (default true; false = pure "
         "16-bit training, optimizer states in the weight format).",
     )
     optimizer_in_backward: bool = Field(
+        strict=True,
         default=False,
         description="Apply the optimizer per parameter during the backward pass, so the full "
         "gradient buffer never exists (torchtune's optimizer_in_bwd).",

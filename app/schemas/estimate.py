@@ -30,8 +30,8 @@ class ModelInput(BaseModel):
     parameters: float | None = Field(
         default=None,
         gt=0,
-        le=1e14,
-        description="A bare parameter count; the shape is then assumed.",
+        le=1e13,  # ten trillion: ten times the largest published models
+        description="A bare parameter count (at most 1e13); the shape is then assumed.",
     )
 
     @model_validator(mode="after")
@@ -53,7 +53,7 @@ class HardwareInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     gpu: str = Field(max_length=80, pattern=ID_PATTERN, description="Catalog GPU id.")
-    count: int = Field(default=1, ge=1, le=65_536, description="Number of GPUs.")
+    count: int = Field(strict=True, default=1, ge=1, le=65_536, description="Number of GPUs.")
     price_per_gpu_hour_usd: float | None = Field(
         default=None, gt=0, le=1_000, description="Your own price; default the catalog's."
     )

@@ -5,13 +5,33 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, model_validator
 
 # Names of the probe workloads (probes/workloads); tests/probes checks this against
 # `python -m probes list`, since the web process never imports the probes package.
 PROBE_NAMES = ("matmul", "bandwidth", "attention", "train_step", "collective")
 MAX_RESULTS = 5_000
 MAX_SUBMISSION_BYTES = 2_000_000
+
+
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """Where a NUL character hides in JSON-like input (PostgreSQL text cannot store one)."""
+    if isinstance(value, str):
+        return (path or "(body)") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return here
+            found = _nul_path(item, here)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}.{index}" if path else str(index))
+            if found:
+                return found
+    return None
 
 
 class ProbeResultIn(BaseModel):
@@ -51,6 +71,14 @@ class ProbeSubmission(BaseModel):
     quick: bool = False
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        where = _nul_path(data)
+        if where is not None:
+            raise ValueError(f"{where}: text must not contain a NUL character (\\u0000)")
+        return data
 
 
 class ProbeRunCreate(BaseModel):

@@ -25,17 +25,19 @@ class MemorySavers(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    activation_checkpointing: bool = True
+    activation_checkpointing: bool = Field(default=True, strict=True)
     zero: bool = Field(
-        default=True, description="Shard with ZeRO-3 / FSDP across data-parallel GPUs."
+        strict=True, default=True, description="Shard with ZeRO-3 / FSDP across data-parallel GPUs."
     )
-    optimizer_8bit: bool = True
+    optimizer_8bit: bool = Field(default=True, strict=True)
 
 
 class Constraints(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_gpus: int = Field(default=64, ge=1, le=4096, description="Largest GPU count to consider.")
+    max_gpus: int = Field(
+        strict=True, default=64, ge=1, le=4096, description="Largest GPU count to consider."
+    )
     max_budget_usd: float | None = Field(default=None, gt=0, le=1e12)
     max_hours: float | None = Field(default=None, gt=0, le=1e7, description="Wall-clock limit.")
     vendors: list[Vendor] = Field(default_factory=list, description="Empty: every vendor.")
@@ -46,7 +48,9 @@ class Constraints(BaseModel):
     min_precision: Literal["fp32", "tf32", "bf16", "fp16", "fp8", "fp4"] | None = Field(
         default=None, description="Only GPUs with this precision in hardware (e.g. fp8)."
     )
-    cloud_priced_only: bool = Field(default=False, description="Only GPUs with a cloud price.")
+    cloud_priced_only: bool = Field(
+        strict=True, default=False, description="Only GPUs with a cloud price."
+    )
     allow: MemorySavers = MemorySavers()
 
 

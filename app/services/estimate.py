@@ -54,9 +54,33 @@ def _compiled(preset_id: str, name: str, catalog: LoadedCatalog) -> CompiledMode
     )
 
 
-def resolve_model(model: ModelInput, catalog: LoadedCatalog) -> ResolvedModel:
+def resolve_model(
+    model: ModelInput, catalog: LoadedCatalog, workload: Workload | None = None
+) -> ResolvedModel:
     """The model from whichever description was given, with what was assumed: transformer
-    dimensions, or (CNN and RNN presets) compiled per-sample costs."""
+    dimensions, or (CNN and RNN presets) compiled per-sample costs. Given the workload, its
+    adapter settings are checked against the model too (check_adapter)."""
+    resolved = _resolve_model(model, catalog)
+    if workload is not None:
+        check_adapter(resolved, workload)
+    return resolved
+
+
+def check_adapter(model: ResolvedModel, workload: Workload) -> None:
+    """A LoRA rank above the hidden size is not low-rank: the adapter would be larger than the
+    layer it adapts (Hu et al. 2021, "LoRA", arXiv:2106.09685, sec. 4: r << min(d, k))."""
+    if not workload.is_adapter or isinstance(model, CompiledModel):
+        return
+    rank = workload.lora_config.rank
+    if rank > model.shape.hidden_size:
+        raise _invalid(
+            "workload.lora.rank",
+            f"workload.lora.rank ({rank}) must not exceed the model's hidden size "
+            f"({model.shape.hidden_size})",
+        )
+
+
+def _resolve_model(model: ModelInput, catalog: LoadedCatalog) -> ResolvedModel:
     if model.preset is not None:
         preset = catalog.model(model.preset)
         if preset is None:
@@ -212,7 +236,7 @@ def run_estimate(
             f"no GPU with id '{request.hardware.gpu}'",
             detail={"loc": ["body", "hardware", "gpu"], "hint": "GET /api/v1/gpus lists the ids"},
         )
-    model = resolve_model(request.model, catalog)
+    model = resolve_model(request.model, catalog, request.workload)
     probe, problem = _probe_for(session, gpu.id, catalog)
     result = estimate_with(
         model,

@@ -255,7 +255,7 @@ def _execute(
             log.exception("probe run %d failed", run_id)
             message = f"{type(exc).__name__}: {exc}"
     try:
-        for session in session_scope(factory):
+        with session_scope(factory) as session:
             run = probes_repo.get_run(session, run_id)
             if run is None:
                 return

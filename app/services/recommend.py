@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import math
-import secrets
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
-from app.errors import InvalidInputError, NotFoundError
+from app.errors import InvalidInputError
 from app.estimator.compiled import CompiledModel, compiled_memory, estimate_compiled
 from app.estimator.estimate import (
     EstimateContext,
@@ -21,7 +18,6 @@ from app.estimator.memory import Layout, memory_per_gpu
 from app.estimator.model import parameter_count
 from app.estimator.result import Estimate
 from app.estimator.workload import Checkpointing, Optimizer, Parallelism, Task, Workload
-from app.repositories import recommendations as recommendations_repo
 from app.schemas.catalog import CatalogGpu, PriceKind
 from app.schemas.recommend import (
     Constraints,
@@ -288,7 +284,7 @@ def _basis(model: ResolvedModel) -> list[str]:
 
 def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendResponse:
     """Rank every catalog GPU for this job under the constraints."""
-    model = resolve_model(request.model, catalog)
+    model = resolve_model(request.model, catalog, request.workload)
     constraints = request.constraints
     workload = request.workload
     parallelism: Parallelism = workload.parallelism
@@ -395,34 +391,10 @@ def _trim(response: RecommendResponse) -> RecommendResponse:
     return response
 
 
-def recommend_and_save(
-    session: Session, request: RecommendRequest, catalog: LoadedCatalog
-) -> RecommendResponse:
-    """Rank, then save request and answer under a short random id for a shareable link."""
-    response = _trim(recommend(request, catalog))
-    response.id = secrets.token_urlsafe(9)  # 12 characters, 72 random bits
-    recommendations_repo.add(
-        session,
-        id=response.id,
-        request=request.model_dump(mode="json"),
-        response=response.model_dump(mode="json"),
-        catalog_version=catalog.version,
-    )
-    return response
-
-
-def get_saved(
-    session: Session, recommendation_id: str
-) -> tuple[RecommendRequest, RecommendResponse, str]:
-    """A saved recommendation exactly as it was answered; NotFoundError for an unknown id."""
-    saved = recommendations_repo.get(session, recommendation_id)
-    if saved is None:
-        raise NotFoundError(f"no saved recommendation with id '{recommendation_id}'")
-    return (
-        RecommendRequest.model_validate(saved.request),
-        RecommendResponse.model_validate(saved.response),
-        saved.catalog_version,
-    )
+def recommend_for_sharing(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendResponse:
+    """The ranking with full estimates on the best options only: what is saved and shown (saving
+    is in app/services/saved_results.py)."""
+    return _trim(recommend(request, catalog))
 
 
 def chart_points(response: RecommendResponse) -> list[dict[str, object]]:

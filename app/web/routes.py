@@ -8,13 +8,16 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CatalogDep, RateLimit, SessionDep
+from app.api.deps import CatalogDep, RateLimit, SessionDep, SessionFactoryDep, SettingsDep
+from app.config import Settings
 from app.errors import AdvisorError, InvalidInputError
 from app.schemas.catalog import ID_PATTERN, Segment, Vendor
 from app.schemas.gpu import GpuFilters
+from app.schemas.recommend import RecommendRequest, RecommendResponse
 from app.services import catalog as catalog_service
 from app.services import gpus as gpu_service
 from app.services import recommend as recommend_service
+from app.services import saved_results
 from app.web.forms import DEFAULTS, error_field, form_values, parse_form
 
 router = APIRouter(include_in_schema=False)
@@ -47,7 +50,9 @@ def show_form(request: Request, catalog: CatalogDep) -> HTMLResponse:
 
 
 @router.post("/", response_class=HTMLResponse, dependencies=[RateLimit])
-async def submit_form(request: Request, catalog: CatalogDep, session: SessionDep) -> Response:
+async def submit_form(
+    request: Request, catalog: CatalogDep, factory: SessionFactoryDep
+) -> Response:
     """Rank the catalog for the submitted job; field errors re-render the form."""
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -60,9 +65,7 @@ async def submit_form(request: Request, catalog: CatalogDep, session: SessionDep
             request, "index.html", _form_context(catalog, values, errors), status_code=422
         )
     try:
-        answer = await run_in_threadpool(
-            recommend_service.recommend_and_save, session, parsed, catalog
-        )
+        answer = await run_in_threadpool(saved_results.recommend_and_save, factory, parsed, catalog)
     except AdvisorError as exc:
         if exc.status_code >= 500:
             raise
@@ -73,6 +76,10 @@ async def submit_form(request: Request, catalog: CatalogDep, session: SessionDep
             _form_context(catalog, values, {field: exc.message}),
             status_code=exc.status_code,
         )
+    if answer.id is None:  # too large to keep (saved_results.SAVED_RESULT_MAX_BYTES): show it once
+        return _render(
+            request, "results.html", _result_context(request, answer, parsed, catalog.version)
+        )
     return RedirectResponse(f"/r/{answer.id}", status_code=303)
 
 
@@ -80,23 +87,36 @@ async def submit_form(request: Request, catalog: CatalogDep, session: SessionDep
 def show_result(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     recommendation_id: Annotated[
         str, Path(min_length=4, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")
     ],
 ) -> HTMLResponse:
     """A saved recommendation: ranking, memory bars, time-cost chart, basis."""
-    saved_request, answer, catalog_version = recommend_service.get_saved(session, recommendation_id)
-    return _render(
-        request,
-        "results.html",
-        {
-            "answer": answer,
-            "req": saved_request,
-            "catalog_version": catalog_version,
-            "share_path": f"/r/{answer.id}",
-            "chart_options": recommend_service.chart_points(answer),
-        },
+    saved_request, answer, catalog_version = saved_results.get_saved(
+        session, recommendation_id, settings
     )
+    return _render(
+        request, "results.html", _result_context(request, answer, saved_request, catalog_version)
+    )
+
+
+def _result_context(
+    request: Request, answer: RecommendResponse, req: RecommendRequest, catalog_version: str
+) -> dict[str, Any]:
+    """What results.html shows; the share link comes from ADVISOR_PUBLIC_URL when set, else it
+    is relative to the page, never built from the Host header (a forged Host forges the link)."""
+    settings: Settings = request.app.state.settings
+    share_path = f"/r/{answer.id}" if answer.id else None
+    public = settings.public_url.rstrip("/") if settings.public_url else ""
+    return {
+        "answer": answer,
+        "req": req,
+        "catalog_version": catalog_version,
+        "share_path": share_path,
+        "share_url": f"{public}{share_path}" if share_path else None,
+        "chart_options": recommend_service.chart_points(answer),
+    }
 
 
 def _choice(value: str | None, kind: type[Vendor] | type[Segment], field: str) -> str | None:

@@ -6,20 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.api.deps import CatalogDep, RateLimit, SessionDep
+from app.api.deps import CatalogDep, RateLimit, SessionDep, SessionFactoryDep, SettingsDep
 from app.schemas.errors import responses
 from app.schemas.recommend import RecommendRequest, RecommendResponse
-from app.services import recommend as recommend_service
+from app.services import saved_results
 
 router = APIRouter(prefix="/api/v1", tags=["recommend"], responses=responses(413, 422, 429, 503))
 
 
 @router.post("/recommend", response_model=RecommendResponse, dependencies=[RateLimit])
 def create_recommendation(
-    request: RecommendRequest, catalog: CatalogDep, session: SessionDep
+    request: RecommendRequest, catalog: CatalogDep, factory: SessionFactoryDep
 ) -> RecommendResponse:
     """Rank every catalog GPU for a model and workload under constraints; the answer is saved."""
-    return recommend_service.recommend_and_save(session, request, catalog)
+    return saved_results.recommend_and_save(factory, request, catalog)
 
 
 @router.get(
@@ -29,9 +29,10 @@ def create_recommendation(
 )
 def get_recommendation(
     session: SessionDep,
+    settings: SettingsDep,
     recommendation_id: Annotated[
         str, Path(min_length=4, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")
     ],
 ) -> RecommendResponse:
     """A saved recommendation, exactly as it was answered."""
-    return recommend_service.get_saved(session, recommendation_id)[1]
+    return saved_results.get_saved(session, recommendation_id, settings)[1]

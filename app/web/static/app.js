@@ -12,6 +12,11 @@
   radios.forEach((r) => r.addEventListener("change", sync));
   sync();
 
+  // Meter fills: widths set from data-fill here, since the CSP forbids inline style attributes.
+  document.querySelectorAll("[data-fill]").forEach((el) => {
+    el.style.width = `${parseFloat(el.dataset.fill) || 0}%`;
+  });
+
   // Sortable tables: click a header to sort by it (numbers by data-value), again to reverse.
   document.querySelectorAll("table.sortable").forEach((table) => {
     table.querySelectorAll("th").forEach((th, column) => {
