@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         description="Base URL share links are built from (https://advisor.example.org); unset: "
         "links are relative to the page, never taken from the Host header.",
     )
+    compute_slots: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Recommendations and estimates computed at once per worker process (they "
+        "are CPU-bound); more wait their turn without holding a thread.",
+    )
     saved_results_days: int = Field(
         default=90,
         ge=0,

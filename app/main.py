@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__, observability
 from app.api.routes import estimate, gpus, health, models, probes, recommend
+from app.concurrency import ComputeSlots
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.catalog = None
+    app.state.compute = ComputeSlots(settings.compute_slots)
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
     install_error_handlers(app)
     observability.install(app, settings)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.concurrency import ComputeSlots
 from app.config import Settings
 from app.db import session_scope
 from app.errors import ServiceUnavailableError
@@ -39,6 +40,11 @@ def get_optional_session(request: Request) -> Iterator[Session]:
             session.rollback()
     finally:
         session.close()
+
+
+def get_compute(request: Request) -> ComputeSlots:
+    compute: ComputeSlots = request.app.state.compute
+    return compute
 
 
 def get_session_factory(request: Request) -> sessionmaker[Session]:
@@ -87,5 +93,6 @@ TokenDep = Annotated[str, Depends(require_token)]
 OptionalSessionDep = Annotated[Session, Depends(get_optional_session)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ComputeDep = Annotated[ComputeSlots, Depends(get_compute)]
 CatalogDep = Annotated[LoadedCatalog, Depends(get_catalog)]
 OptionalCatalogDep = Annotated[LoadedCatalog | None, Depends(get_optional_catalog)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -10,6 +12,8 @@ from app.repositories import gpus as gpus_repo
 from app.repositories import health as health_repo
 from app.schemas.health import Readiness
 from app.services.catalog import LoadedCatalog
+
+log = logging.getLogger(__name__)
 
 
 def check_readiness(session: Session, catalog: LoadedCatalog | None) -> Readiness:
@@ -22,8 +26,11 @@ def check_readiness(session: Session, catalog: LoadedCatalog | None) -> Readines
         gpu_count = gpus_repo.count(session)
         latest = versions_repo.latest(session)
     except SQLAlchemyError as exc:
+        # The answer is public: it names the failure's kind, never the host, port, database
+        # or user (the log has the driver's message for the operator).
         database = "unreachable"
-        problems.append(f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        problems.append(f"database: unavailable ({type(exc).__name__})")
+        log.warning("readiness: database check failed: %s", str(exc).splitlines()[0][:300])
         latest = None
     if catalog is None:
         problems.append("catalog: not loaded")

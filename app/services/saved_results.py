@@ -21,8 +21,11 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import __version__
@@ -93,7 +96,7 @@ def save(
     if size_bytes > SAVED_RESULT_MAX_BYTES:
         log.warning("recommendation not saved: %d bytes of JSON", size_bytes)
         return None
-    with session_scope(factory) as session:
+    with _autocommit_session(factory) as session:
         return recommendations_repo.add_unless_present(
             session,
             id=secrets.token_urlsafe(9),  # 12 characters, 72 random bits
@@ -103,6 +106,22 @@ def save(
             catalog_version=catalog_version,
             size_bytes=size_bytes,
         )
+
+
+@contextmanager
+def _autocommit_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose every statement commits on its own. The save is one INSERT ... ON
+    CONFLICT DO NOTHING, so on SQLite the write lock is taken and released inside that one
+    statement's C call: a thread that then waits for the GIL behind 40 busy ranking threads no
+    longer holds the lock while it waits (holding it through a separate COMMIT made concurrent
+    savers hit the busy timeout under load)."""
+    bind = factory.kw["bind"]
+    assert isinstance(bind, Engine)
+    with (
+        bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+        Session(bind=connection) as session,
+    ):
+        yield session
 
 
 def recommend_and_save(

@@ -6,9 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CatalogDep, RateLimit, SessionDep, SessionFactoryDep, SettingsDep
+from app.api.deps import (
+    CatalogDep,
+    ComputeDep,
+    RateLimit,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+)
 from app.config import Settings
 from app.errors import AdvisorError, InvalidInputError
 from app.schemas.catalog import ID_PATTERN, Segment, Vendor
@@ -51,7 +57,7 @@ def show_form(request: Request, catalog: CatalogDep) -> HTMLResponse:
 
 @router.post("/", response_class=HTMLResponse, dependencies=[RateLimit])
 async def submit_form(
-    request: Request, catalog: CatalogDep, factory: SessionFactoryDep
+    request: Request, catalog: CatalogDep, factory: SessionFactoryDep, compute: ComputeDep
 ) -> Response:
     """Rank the catalog for the submitted job; field errors re-render the form."""
     form = await request.form()
@@ -65,7 +71,7 @@ async def submit_form(
             request, "index.html", _form_context(catalog, values, errors), status_code=422
         )
     try:
-        answer = await run_in_threadpool(saved_results.recommend_and_save, factory, parsed, catalog)
+        answer = await compute.run(saved_results.recommend_and_save, factory, parsed, catalog)
     except AdvisorError as exc:
         if exc.status_code >= 500:
             raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import CatalogDep, OptionalSessionDep, RateLimit
+from app.api.deps import CatalogDep, ComputeDep, OptionalSessionDep, RateLimit
 from app.schemas.errors import responses
 from app.schemas.estimate import EstimateRequest, EstimateResponse
 from app.services.estimate import run_estimate
@@ -15,8 +15,8 @@ router = APIRouter(
 
 
 @router.post("/estimate", response_model=EstimateResponse, dependencies=[RateLimit])
-def create_estimate(
-    request: EstimateRequest, catalog: CatalogDep, session: OptionalSessionDep
+async def create_estimate(
+    request: EstimateRequest, catalog: CatalogDep, session: OptionalSessionDep, compute: ComputeDep
 ) -> EstimateResponse:
     """Memory per GPU, fit, time, cost and energy for a model and workload on one GPU choice."""
-    return run_estimate(request, catalog, session)
+    return await compute.run(run_estimate, request, catalog, session)

@@ -14,8 +14,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> Health:
-    """The process is up (checks nothing else)."""
+async def healthz() -> Health:
+    """The process is up (checks nothing else). Async, so it answers on the event loop even when
+    every worker thread is busy ranking; it never touches the database."""
     return Health(status="ok", version=__version__)
 
 

@@ -6,7 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.api.deps import CatalogDep, RateLimit, SessionDep, SessionFactoryDep, SettingsDep
+from app.api.deps import (
+    CatalogDep,
+    ComputeDep,
+    RateLimit,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+)
 from app.schemas.errors import responses
 from app.schemas.recommend import RecommendRequest, RecommendResponse
 from app.services import saved_results
@@ -15,11 +22,11 @@ router = APIRouter(prefix="/api/v1", tags=["recommend"], responses=responses(413
 
 
 @router.post("/recommend", response_model=RecommendResponse, dependencies=[RateLimit])
-def create_recommendation(
-    request: RecommendRequest, catalog: CatalogDep, factory: SessionFactoryDep
+async def create_recommendation(
+    request: RecommendRequest, catalog: CatalogDep, factory: SessionFactoryDep, compute: ComputeDep
 ) -> RecommendResponse:
     """Rank every catalog GPU for a model and workload under constraints; the answer is saved."""
-    return saved_results.recommend_and_save(factory, request, catalog)
+    return await compute.run(saved_results.recommend_and_save, factory, request, catalog)
 
 
 @router.get(
