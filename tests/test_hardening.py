@@ -97,3 +97,75 @@ def test_database_down_readyz_fails_db_endpoints_503_estimate_still_works(
         estimate = client.post("/api/v1/estimate", json=ESTIMATE)
         assert estimate.status_code == 200, estimate.text
         assert any("database unreachable" in w for w in estimate.json()["warnings"])
+
+
+def test_csp_forbids_inline_script_and_style_except_on_the_api_docs(client: TestClient) -> None:
+    for path in ("/", "/gpus", "/api/v1/gpus?limit=1"):
+        policy = client.get(path).headers["content-security-policy"]
+        assert "unsafe-inline" not in policy, path
+        assert "script-src 'self'" in policy
+    docs = client.get("/docs").headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline'" in docs
+
+
+def test_pages_carry_no_inline_script_or_style(client: TestClient) -> None:
+    """What the CSP would block: inline <script> code, <style> blocks, style="" attributes."""
+    import re
+
+    answer = client.post(
+        "/api/v1/recommend",
+        json={"model": {"preset": "gpt2"}, "constraints": {"max_gpus": 2}},
+    ).json()
+    for path in ("/", "/gpus", "/gpus/nvidia-t4", f"/r/{answer['id']}"):
+        html = client.get(path).text
+        assert " style=" not in html, path
+        assert "<style" not in html, path
+        for attributes, body in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S):
+            assert "src=" in attributes or 'type="application/json"' in attributes, path
+            if "src=" in attributes:
+                assert not body.strip(), path
+
+
+def test_share_links_come_from_the_public_url_never_the_host_header(settings: Settings) -> None:
+    request = {"model": {"preset": "gpt2"}, "constraints": {"max_gpus": 1}}
+    with TestClient(create_app(settings)) as client:
+        saved = client.post("/api/v1/recommend", json=request).json()["id"]
+        page = client.get(f"/r/{saved}", headers={"Host": "evil.example"}).text
+        assert "evil.example" not in page
+        assert f'href="/r/{saved}"' in page
+    public = settings.model_copy(update={"public_url": "https://advisor.example.org/"})
+    with TestClient(create_app(public)) as client:
+        page = client.get(f"/r/{saved}", headers={"Host": "evil.example"}).text
+        assert f'href="https://advisor.example.org/r/{saved}"' in page
+        assert "evil.example" not in page
+
+
+def test_readyz_reports_status_not_connection_details(settings: Settings) -> None:
+    broken = settings.model_copy(
+        update={
+            "database_url": "postgresql+psycopg://someone@127.0.0.1:1/private?connect_timeout=1"
+        }
+    )
+    with TestClient(create_app(broken)) as client:
+        text = client.get("/readyz").text
+    for secret in ("someone", "private", "127.0.0.1"):
+        assert secret not in text
+
+
+def test_serve_trusts_no_forwarded_headers_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    seen: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, *a, **k: seen.append(server.config))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["serve"]).exit_code == 0
+    assert (
+        runner.invoke(cli, ["serve", "--forwarded-allow-ips", "10.0.0.5, 10.0.0.6"]).exit_code == 0
+    )
+    default, proxied = seen
+    assert default.proxy_headers is False
+    assert proxied.proxy_headers is True
+    assert proxied.forwarded_allow_ips == "10.0.0.5,10.0.0.6"
