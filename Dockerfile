@@ -6,6 +6,10 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
 
 ARG JAX_VARIANT=cpu
+# Package index mirrors, when the build host uses one (scripts/verify_docker.sh passes the
+# host's own pip settings); unset: PyPI.
+ARG PIP_MIRROR_INDEX_URL=
+ARG PIP_MIRROR_EXTRA_INDEX_URL=
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -28,7 +32,8 @@ RUN python3 -m venv /opt/venv
 COPY pyproject.toml ./
 RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 print("\n".join(p["dependencies"] + p["optional-dependencies"]["probes"]))' > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt \
+ && pip install ${PIP_MIRROR_INDEX_URL:+--index-url "$PIP_MIRROR_INDEX_URL"} \
+      ${PIP_MIRROR_EXTRA_INDEX_URL:+--extra-index-url "$PIP_MIRROR_EXTRA_INDEX_URL"} -r /tmp/requirements.txt \
  && if [ "$JAX_VARIANT" = "cuda12" ]; then pip install "jax[cuda12]"; \
     elif [ "$JAX_VARIANT" != "cpu" ]; then echo "JAX_VARIANT must be cpu or cuda12" >&2; exit 1; fi
 

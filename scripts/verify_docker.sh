@@ -8,7 +8,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (buildah chroot isolation and debootstrap need it)" >&2; exit 2; }
 work="${ADVISOR_DOCKER_WORK:-/var/tmp/gpu-advisor-docker}"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# Package mirrors come from this machine's own configuration, never a host named here: the first
+# Debian URI apt uses (deb822 .sources or sources.list), and pip's index settings if any.
+apt_mirror() {
+  { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+    grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}'
+  } | grep -v -- '-security' | head -n 1
+}
+mirror="${DEBIAN_MIRROR:-$(apt_mirror)}"
+[ -n "$mirror" ] || { echo "no Debian mirror in this machine's apt configuration; set DEBIAN_MIRROR" >&2; exit 2; }
+pip_setting() { python3 -m pip config get "global.$1" 2>/dev/null | grep -E '^https?://' || true; }
+pip_args=()
+index_url="${PIP_INDEX_URL:-$(pip_setting index-url)}"
+extra_index_url="${PIP_EXTRA_INDEX_URL:-$(pip_setting extra-index-url)}"
+if [ -n "$index_url" ]; then pip_args+=(--build-arg "PIP_MIRROR_INDEX_URL=$index_url"); fi
+if [ -n "$extra_index_url" ]; then pip_args+=(--build-arg "PIP_MIRROR_EXTRA_INDEX_URL=$extra_index_url"); fi
 base=localhost/gpu-advisor-base:bookworm
 image=localhost/gpu-advisor:verify
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
@@ -35,13 +49,17 @@ if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
 fi
 
 echo "== buildah bud (base $base)"
-buildah bud --isolation chroot --format docker --layers --build-arg BASE_IMAGE="$base" -t "$image" . >"$work/build.log" 2>&1 \
+buildah bud --isolation chroot --format docker --layers --build-arg BASE_IMAGE="$base" "${pip_args[@]}" -t "$image" . >"$work/build.log" 2>&1 \
   || { tail -30 "$work/build.log"; exit 1; }
 echo "== run: migrations, server, /healthz and an estimate"
 ctr=$(buildah from "$image")
 trap 'buildah rm "$ctr" >/dev/null 2>&1 || true' EXIT
+# The server runs in the host's network namespace (chroot isolation): the shell stops it on every
+# exit path, so nothing is left listening on the host after the script ends.
 buildah run --user advisor "$ctr" -- sh -c '
   python -m app.cli serve --migrate --host 127.0.0.1 --port 8077 >/tmp/server.log 2>&1 &
+  server=$!
+  trap "kill \$server 2>/dev/null; wait \$server 2>/dev/null" EXIT INT TERM
   python - <<PY
 import json, time, urllib.request
 for _ in range(60):
