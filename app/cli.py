@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from app.estimator.result import Estimate
 
 T = TypeVar("T")
+WORKER_HEALTHCHECK_TIMEOUT_S = 30
 
 cli = typer.Typer(
     help="GPU Advisor: which GPU, how many, how long, how much, will it fit.", no_args_is_help=True
@@ -92,6 +93,9 @@ def serve(
         # client pick its rate-limit identity; trust only the proxies named here.
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
+        # Worker supervision: uvicorn's 5 s default killed workers still importing on a busy
+        # host (every worker "died" in a loop and none ever served).
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
     )
     if config.workers > 1:
         _serve_workers(config)
