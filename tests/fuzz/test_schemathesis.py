@@ -78,4 +78,50 @@ def test_no_operation_answers_5xx(fuzz_app: object) -> None:
 
 
 def fuzz_summary() -> str:
-    return f"schemathesis: {sum(CASES.values())} cases over {len(CASES)} operations, no 5xx"
+    summary = f"schemathesis: {sum(CASES.values())} cases over {len(CASES)} operations, no 5xx"
+    if STEPS:
+        summary += f"; stateful: {sum(STEPS.values())} linked steps, no 5xx"
+    return summary
+
+
+STATEFUL_EXAMPLES = 25
+STEPS: Counter[str] = Counter()
+
+
+def test_stateful_sequences_following_the_schema_links_answer_no_5xx(fuzz_app: object) -> None:
+    """The stateful phase: sequences that feed one response into the next request through the
+    schema's links (a saved recommendation's id into GET /recommendations/{id}, a GPU listed by
+    GET /gpus into GET /gpus/{id}); no step may answer 5xx."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
+    raw = schema.raw_schema
+    links = [
+        name
+        for path in raw["paths"].values()
+        for operation in path.values()
+        for response in operation.get("responses", {}).values()
+        for name in response.get("links", {})
+    ]
+    assert "GetSavedRecommendation" in links
+    failures: list[str] = []
+    machine = schema.as_state_machine()
+
+    class NoServerErrors(machine):  # type: ignore[misc, valid-type]
+        def validate_response(self, response: object, case: schemathesis.Case, **_: object) -> None:
+            STEPS[f"{case.method} {case.path}"] += 1
+            status = getattr(response, "status_code", 0)
+            if status >= 500:
+                failures.append(f"{case.method} {case.path} -> {status}")
+
+    NoServerErrors.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=5,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+    )
+    assert failures == []
+    followed = STEPS["GET /api/v1/recommendations/{recommendation_id}"]
+    assert followed > 0, STEPS

@@ -17,6 +17,15 @@ from app.services import probes as probe_service
 router = APIRouter(prefix="/api/v1", tags=["probes"], responses=responses(413, 422, 503))
 
 
+# OpenAPI link: follow a started run (schemathesis' stateful phase uses it too).
+RUN_LINK = {
+    "GetProbeRun": {
+        "operationRef": "#/paths/~1api~1v1~1probe-runs~1{run_id}/get",
+        "parameters": {"run_id": "$response.body#/id"},
+    }
+}
+
+
 class PayloadTooLargeError(AdvisorError):
     status_code = 413
 
@@ -26,7 +35,10 @@ class PayloadTooLargeError(AdvisorError):
     response_model=ProbeRunRead,
     status_code=202,
     dependencies=[RateLimit],
-    responses=responses(401, 409, 429),
+    responses={
+        **responses(401, 409, 429),
+        202: {"description": "The run, started", "links": RUN_LINK},
+    },
 )
 def start_probe_run(
     body: ProbeRunCreate,

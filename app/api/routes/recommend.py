@@ -21,7 +21,22 @@ from app.services import saved_results
 router = APIRouter(prefix="/api/v1", tags=["recommend"], responses=responses(413, 422, 429, 503))
 
 
-@router.post("/recommend", response_model=RecommendResponse, dependencies=[RateLimit])
+# OpenAPI links: a client (and schemathesis' stateful phase) can follow the saved id.
+SAVED_LINK = {
+    "GetSavedRecommendation": {
+        "operationRef": "#/paths/~1api~1v1~1recommendations~1{recommendation_id}/get",
+        "parameters": {"recommendation_id": "$response.body#/id"},
+        "description": "The saved answer (null id: too large to keep).",
+    }
+}
+
+
+@router.post(
+    "/recommend",
+    response_model=RecommendResponse,
+    dependencies=[RateLimit],
+    responses={200: {"description": "The ranking, saved", "links": SAVED_LINK}},
+)
 async def create_recommendation(
     request: RecommendRequest, catalog: CatalogDep, factory: SessionFactoryDep, compute: ComputeDep
 ) -> RecommendResponse:
