@@ -1,4 +1,4 @@
-"""Imports go one way (design.md): a layer never imports one it must not."""
+"""Imports go one way (docs/architecture.md): a layer never imports one it must not."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The estimate as the API returns it (field names are the v1 contract of design.md)."""
+"""The estimate as the API returns it (field names are the v1 contract of docs/api.md)."""
 
 from __future__ import annotations
 

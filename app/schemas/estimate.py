@@ -1,4 +1,4 @@
-"""POST /api/v1/estimate: request and response (the v1 contract of design.md).
+"""POST /api/v1/estimate: request and response (the v1 contract of docs/api.md).
 
 The response type is the estimator's own result model, re-exported here so routers depend on
 schemas only."""

@@ -1,4 +1,4 @@
-"""GPU as the API returns it (field names are the v1 contract of design.md)."""
+"""GPU as the API returns it (field names are the v1 contract of docs/api.md)."""
 
 from __future__ import annotations
 

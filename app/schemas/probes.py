@@ -1,4 +1,4 @@
-"""Probe runs: the probe CLI's JSON (design.md contract) and what the API returns."""
+"""Probe runs: the probe CLI's JSON (contract in docs/api.md) and what the API returns."""
 
 from __future__ import annotations
 
