@@ -13,6 +13,7 @@ import math
 import secrets
 import sys
 import time
+from typing import TextIO
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -57,9 +58,13 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+class _AdvisorLogHandler(logging.StreamHandler[TextIO]):
+    """The handler configure_logging installs (recognized, and replaced, on a second call)."""
+
+
 def configure_logging(settings: Settings) -> None:
     """JSON lines on stderr, each with the request id (python-json-logger)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _AdvisorLogHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
@@ -69,9 +74,8 @@ def configure_logging(settings: Settings) -> None:
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     for existing in list(root.handlers):
-        if getattr(existing, "_advisor", False):
+        if isinstance(existing, _AdvisorLogHandler):
             root.removeHandler(existing)
-    handler._advisor = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
 
