@@ -346,6 +346,13 @@ def _sort_key(row: dict[str, Any]) -> tuple[str, int, str]:
     return (str(row.get("gpu")), int(row.get("gpus_per_instance") or 0), str(row.get("instance")))
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes shared objects out in full (no &id001 anchors), so every row reads on its own."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def render_offers(rows: list[dict[str, Any]]) -> str:
     """The YAML text of an offers file: rows in a fixed order, keys in the schema's order."""
     order = list(CatalogOffer.model_fields)
@@ -354,8 +361,13 @@ def render_offers(rows: list[dict[str, Any]]) -> str:
         | {k: v for k, v in row.items() if k not in order}
         for row in sorted(rows, key=_sort_key)
     ]
-    return yaml.safe_dump(
-        {"offers": ordered}, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None
+    return yaml.dump(
+        {"offers": ordered},
+        Dumper=_NoAliasDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        default_flow_style=False,
     )
 
 
