@@ -153,6 +153,50 @@ def catalog_sync() -> None:
     )
 
 
+@catalog_cli.command("import-offers")
+def catalog_import_offers(
+    path: Annotated[
+        Path, typer.Argument(help="A skypilot-catalog checkout, or a folder of <cloud>/vms.csv.")
+    ],
+    cloud: Annotated[
+        list[str] | None, typer.Option(help="Only these clouds (repeat), e.g. aws, gcp.")
+    ] = None,
+    commit: Annotated[
+        str | None, typer.Option(help="Source commit, where PATH is not a git checkout.")
+    ] = None,
+    observed: Annotated[
+        str | None,
+        typer.Option(help="YYYY-MM-DD the prices were read, where PATH is not a git checkout."),
+    ] = None,
+) -> None:
+    """Write catalog/offers/<provider>.yaml from SkyPilot's vms.csv files (idempotent)."""
+    import datetime as dt
+
+    from app.services.offers_import import import_skypilot_offers
+
+    settings = get_settings()
+    try:
+        day = dt.date.fromisoformat(observed) if observed else None
+    except ValueError:
+        raise _fail(f"--observed: '{observed}' is not a date written YYYY-MM-DD") from None
+    try:
+        report = import_skypilot_offers(
+            path, settings.catalog_dir, clouds=cloud, commit=commit, observed=day
+        )
+    except AdvisorError as exc:
+        raise _fail(exc.message) from None
+    for row in report.rejected:
+        err_console.print(f"rejected: {row}")
+    for name, rows in sorted(report.unknown_accelerators.items()):
+        err_console.print(f"skipped: accelerator {name} not mapped ({rows} rows)")
+    written = ", ".join(f"{p} {n}" for p, n in sorted(report.written.items()))
+    console.print(
+        f"offers from commit {report.commit or 'unknown'} observed {report.observed}: {written}"
+    )
+    if report.rejected:
+        raise typer.Exit(code=1)
+
+
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
