@@ -37,9 +37,9 @@ class Offer(Base):
     interconnect: Mapped[str | None] = mapped_column(Text)
     network_gbps_per_gpu: Mapped[float | None] = mapped_column(Float)
     multi_node: Mapped[bool] = mapped_column(Boolean)
-    usd_per_instance_hour: Mapped[float] = mapped_column(Float)
+    usd_per_instance_hour: Mapped[float | None] = mapped_column(Float)
     # Derived (instance price / GPUs) and stored so the list filters and sorts on it in SQL.
-    usd_per_gpu_hour: Mapped[float] = mapped_column(Float, index=True)
+    usd_per_gpu_hour: Mapped[float | None] = mapped_column(Float, index=True)
     spot_usd_per_instance_hour: Mapped[float | None] = mapped_column(Float)
     reserved_usd_per_instance_hour: Mapped[float | None] = mapped_column(Float)
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -87,7 +87,7 @@ class RecommendRequest(BaseModel):
         default_factory=list, max_length=64, description="The GPUs you own (acquisition own)."
     )
     max_options: int = Field(
-        default=20,
+        default=10,
         ge=1,
         le=500,
         description="Ranked options returned; the rest are pruned by lower bounds (why-not list).",

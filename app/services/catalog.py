@@ -33,6 +33,7 @@ from app.schemas.catalog import (
     MatmulMeasurement,
     SoftwareSupport,
 )
+from app.services.offers import sync_offers
 
 log = logging.getLogger(__name__)
 
@@ -362,10 +363,13 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     version_recorded: bool = False
+    offers: tuple[int, int, int] = (0, 0, 0)  # added, updated, removed
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.version_recorded)
+        return bool(
+            self.added or self.updated or self.removed or self.version_recorded or any(self.offers)
+        )
 
 
 def _content_sha256(gpu: CatalogGpu, prices: Iterable[CatalogPrice], catalog_file: str) -> str:
@@ -477,6 +481,8 @@ def sync_catalog(session: Session, catalog: LoadedCatalog) -> SyncReport:
     for gone in sorted(set(existing) - wanted):
         gpus_repo.remove(session, gone)
         report.removed.append(gone)
+    session.flush()  # offers reference the GPUs
+    report.offers = sync_offers(session, catalog)
     latest = versions_repo.latest(session)
     if latest is None or latest.version != catalog.version:
         versions_repo.add(

@@ -25,9 +25,8 @@ from app.estimator.acquisition import (
 from app.estimator.feasibility import max_per_host, multi_node_realistic, peer_to_peer
 from app.schemas.catalog import CatalogGpu, CatalogHost, CatalogOffer, PriceKind, SoftwareSupport
 from app.services.catalog import LoadedCatalog
+from app.services.offers import STALE_AFTER_DAYS
 
-# An offer observed more than this long ago is shown as stale (issue 11: "older than 12 months").
-STALE_AFTER_DAYS = 365
 VALIDATION_PATHS = (
     PROJECT_ROOT / "tests" / "data" / "validation.yaml",
     PROJECT_ROOT / "tests" / "data" / "validation",
@@ -121,6 +120,7 @@ class Market:
     validated: frozenset[tuple[str, str]]
     today: dt.date = field(default_factory=dt.date.today)
     _facts: dict[str, GpuFacts] = field(default_factory=dict)
+    _support: dict[tuple[str, str], SoftwareSupport | None] = field(default_factory=dict)
 
     def facts(self, gpu: CatalogGpu) -> GpuFacts:
         found = self._facts.get(gpu.id)
@@ -237,6 +237,12 @@ class Market:
     def support_level(self, gpu: CatalogGpu, technique: str) -> SoftwareSupport | None:
         """The support row for this technique on this GPU: a row naming the GPU wins over one
         naming its architecture; None where the catalog says nothing."""
+        key = (gpu.id, technique)
+        if key not in self._support:
+            self._support[key] = self._find_support(gpu, technique)
+        return self._support[key]
+
+    def _find_support(self, gpu: CatalogGpu, technique: str) -> SoftwareSupport | None:
         by_arch: SoftwareSupport | None = None
         for row in self.support:
             if row.technique.value != technique:

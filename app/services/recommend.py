@@ -244,6 +244,15 @@ class _Job:
         self.constraints = constraints
         self._rows: dict[int, list[_Candidate]] = {}
         self.total_flops = _lower_bound_flops(model, workload)
+        self.total_bytes = _lower_bound_bytes(model, workload)
+
+    def hours_bound(self, count: int, spec: GpuSpec, eff: Efficiency, peak: float) -> float:
+        """A lower bound on wall-clock hours at this count: the job's FLOPs at the achievable
+        matmul rate, or the bytes it must stream at the achievable bandwidth, whichever is
+        longer; communication, overheads and small-op inefficiency only add to it."""
+        compute_s = self.total_flops / (count * peak * eff.matmul_fraction)
+        memory_s = self.total_bytes / (count * spec.bandwidth_bytes_s * eff.bandwidth_fraction)
+        return max(compute_s, memory_s) / 3600.0
 
     def row(self, count: int) -> list[_Candidate]:
         """The workload variants at this count (mildest first) and the memory each needs."""
@@ -279,16 +288,32 @@ def _lower_bound_flops(model: ResolvedModel, workload: Workload) -> float:
     active = float(active_parameter_count(model.shape))
     if workload.task is Task.inference:
         inference = workload.inference_config
-        tokens = workload.tokens or inference.batch * (
+        generated = workload.tokens or inference.batch * (
             inference.prompt_tokens + inference.output_tokens
         )
-        return 2.0 * active * tokens
+        return 2.0 * active * generated
     tokens = workload.tokens
     if tokens is None and workload.samples is not None:
         tokens = workload.samples * (workload.epochs or 1.0) * workload.seq_len
     if tokens is None:
         return 0.0
     return (4.0 if workload.is_adapter else 6.0) * active * tokens
+
+
+_WEIGHT_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+
+
+def _lower_bound_bytes(model: ResolvedModel, workload: Workload) -> float:
+    """Inference decode reads every active weight once per step: bytes streamed over all GPUs
+    >= decode steps x active weight bytes (each step serves `batch` sequences per replica).
+    0 for training (its bound is FLOPs)."""
+    if isinstance(model, CompiledModel) or workload.task is not Task.inference:
+        return 0.0
+    inference = workload.inference_config
+    fmt = inference.weight_precision or workload.precision.value
+    weights = float(active_parameter_count(model.shape)) * _WEIGHT_BYTES.get(fmt, 2.0)
+    generated = workload.tokens or inference.batch * inference.output_tokens
+    return generated / inference.batch * weights
 
 
 @dataclass
@@ -679,8 +704,9 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
             )
             continue
         capacity = gpu_spec(gpu).memory_capacity_bytes
-        fitted = False
+        fitted = priced = False
         gated: str | None = None
+        unpriced = ""
         for count in counts:
             fitting = None
             for candidate in job.row(count):
@@ -696,11 +722,20 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
                 break
             if fitting is None:
                 continue
+            fitted = True
             unit = ranker.unit(gpu, count)
             if unit is None:
+                unpriced = {
+                    Acquisition.rent: "no rental offer",
+                    Acquisition.buy: "no purchase price or no host class that holds it",
+                    Acquisition.own: "no board power to price its electricity",
+                }[mode]
                 continue
-            fitted = True
-            hours_lb = job.total_flops / (count * peak) / 3600.0
+            priced = True
+            spec = ranker.spec(gpu, count, unit)
+            hours_lb = job.hours_bound(
+                count, spec, ranker.efficiency(spec, workload.precision.value), peak
+            )
             usd_lb = unit.usd_per_hour * hours_lb if unit.usd_per_hour is not None else None
             if constraints.max_hours is not None and hours_lb > constraints.max_hours:
                 continue
@@ -712,7 +747,9 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
                 continue
             bound, _ = _score(hours_lb, usd_lb, objective, penalties[index])
             pending.append(_Pending(bound, len(pending), index, count, fitting, unit))
-        if not fitted:
+        if fitted and not priced:
+            excluded.append({"gpu": gpu.id, "reason": unpriced})
+        elif not fitted:
             option = _option(gpu, max(counts), Verdict.does_not_fit, mode)
             option.reasons.append(
                 f"does not fit on up to {max(counts)} GPUs even with the allowed memory savers"
