@@ -559,7 +559,19 @@ def _purchase_ref(
             f"{rental.offer.instance} at ${rental.usd_per_hour:,.2f}/h"
         )
     else:
-        basis.append(f"no rental offer of {count} x {gpu.name} to compare with")
+        priced = [o for o in ranker.market.offers.get(gpu.id, ()) if o.usd_per_gpu_hour is not None]
+        if priced:
+            cheapest = min(priced, key=lambda o: o.usd_per_gpu_hour or 0.0)
+            per_gpu = cheapest.usd_per_gpu_hour or 0.0
+            breakeven = breakeven_hours(
+                purchase.upfront_usd, count * per_gpu, purchase.energy_usd_per_hour
+            )
+            basis.append(
+                f"break-even vs renting the same GPU-hours on {cheapest.provider} "
+                f"{cheapest.instance} at ${per_gpu:,.2f} per GPU-hour (no {count}-GPU offer)"
+            )
+        else:
+            basis.append(f"no rental offer of {gpu.name} to compare with")
     return PurchaseRef(
         upfront_usd=purchase.upfront_usd,
         gpu_usd_each=purchase.gpu_usd_each,
