@@ -84,7 +84,10 @@ class RecommendRequest(BaseModel):
         description="Electricity price (buy, own); default the catalog's.",
     )
     owned: list[OwnedGpu] = Field(
-        default_factory=list, max_length=64, description="The GPUs you own (acquisition own)."
+        default_factory=list,
+        max_length=64,
+        validate_default=True,
+        description="The GPUs you own (acquisition own).",
     )
     max_options: int = Field(
         default=10,
