@@ -488,6 +488,7 @@ def recommend_command(
     framework: Annotated[str | None, typer.Option(help="pytorch, jax, tensorflow.")] = None,
     cloud_priced_only: Annotated[bool, typer.Option(help="Only GPUs with a cloud price.")] = False,
     objective: Annotated[str, typer.Option(help="fastest, cheapest, balanced.")] = "balanced",
+    acquisition: Annotated[str, typer.Option(help="rent, buy (GPUs + hosts), own.")] = "rent",
     top: Annotated[int, typer.Option(help="Rows to print.")] = 15,
     request: Annotated[
         Path | None, typer.Option(help="A full JSON request (overrides the rest).")
@@ -521,6 +522,7 @@ def recommend_command(
             "workload": workload,
             "constraints": constraints,
             "objective": objective,
+            "acquisition": acquisition,
         }
     try:
         answer = recommend(

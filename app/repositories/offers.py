@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Offer, Provider
-
-
-@dataclass(frozen=True)
-class OfferFilters:
-    gpu: str | None = None
-    provider: str | None = None
-    min_gpus: int | None = None
-    max_gpus: int | None = None
-    max_usd_per_gpu_hour: float | None = None
+from app.schemas.offers import OfferFilters
 
 
 def _conditions(filters: OfferFilters) -> list[ColumnElement[bool]]:

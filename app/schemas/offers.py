@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True)
+class OfferFilters:
+    """Query filters of GET /api/v1/offers (None: no filter)."""
+
+    gpu: str | None = None
+    provider: str | None = None
+    min_gpus: int | None = None
+    max_gpus: int | None = None
+    max_usd_per_gpu_hour: float | None = None
 
 
 class OfferSourceRead(BaseModel):

@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from app.errors import InvalidInputError
 from app.models import Offer, Provider
 from app.repositories import offers as offers_repo
-from app.repositories.offers import OfferFilters
 from app.schemas.catalog import CatalogOffer
-from app.schemas.offers import OfferPage, OfferRead, OfferSourceRead
+from app.schemas.offers import OfferFilters, OfferPage, OfferRead, OfferSourceRead
 
 if TYPE_CHECKING:
     from app.services.catalog import LoadedCatalog

@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api.deps import SessionDep
-from app.repositories.offers import OfferFilters
 from app.schemas.catalog import ID_PATTERN
 from app.schemas.errors import responses
-from app.schemas.offers import OfferPage
+from app.schemas.offers import OfferFilters, OfferPage
 from app.services import offers as offer_service
 
 router = APIRouter(prefix="/api/v1/offers", tags=["offers"], responses=responses(413, 422, 503))
