@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import re
 import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -124,7 +125,10 @@ MULTI_NODE_FAMILIES: dict[str, dict[str, float]] = {
     "azure": {"Standard_ND96is": 200.0, "Standard_ND96as": 200.0, "Standard_ND96isr": 400.0},
 }
 
-_US_PREFIXES = ("us", "US", "north-america", "na-")
+# US regions: AWS/GCP/OCI/Lambda "us-...", RunPod "US", Azure "eastus", "southcentralus2", ...
+_US_REGION = re.compile(
+    r"^(us\b|us-|north-?america)|^(east|west|central|north|south)(central)?us\d?$"
+)
 
 
 @dataclass(frozen=True)
@@ -174,18 +178,29 @@ def find_cloud_files(path: Path) -> dict[str, Path]:
     }
 
 
-def git_snapshot(path: Path) -> tuple[str, dt.date] | None:
-    """(commit, commit date) of the checkout holding `path`, None where it is not a git checkout."""
+def _git(path: Path, *args: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "-C", str(path), "log", "-1", "--format=%H %cs"],
+        return subprocess.run(
+            ["git", "-C", str(path), *args],
             capture_output=True,
             text=True,
             check=True,
             timeout=30,
-        ).stdout.split()
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def git_snapshot(path: Path) -> tuple[str, dt.date] | None:
+    """(commit, commit date) where `path` is the root of a git checkout, else None.
+
+    Only the checkout's own root counts: a folder of CSVs that merely sits inside another
+    repository (a test fixture, a download inside this project) has no snapshot date.
+    """
+    top = _git(path, "rev-parse", "--show-toplevel")
+    if not top or Path(top).resolve() != Path(path).resolve():
+        return None
+    out = (_git(path, "log", "-1", "--format=%H %cs") or "").split()
     if len(out) != 2:
         return None
     return out[0], dt.date.fromisoformat(out[1])
@@ -202,7 +217,7 @@ def _float(text: str | None) -> float | None:
 
 
 def _is_us(region: str) -> bool:
-    return region.startswith(_US_PREFIXES)
+    return bool(_US_REGION.search(region.lower()))
 
 
 def _round_usd(value: float) -> float:
@@ -371,8 +386,19 @@ def render_offers(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def _observed(row: dict[str, Any]) -> dt.date:
+    value = row.get("observed")
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
 def merge_offers_file(path: Path, imported: list[dict[str, Any]]) -> str:
-    """Replace the SkyPilot-imported rows of `path` with `imported`, keep hand-entered rows."""
+    """Replace the SkyPilot-imported rows of `path` with `imported`, keep hand-entered rows.
+
+    Where a hand-entered row and an imported row name the same instance and GPU, the one
+    observed later is kept (the imported one on a tie), so a file never lists an instance twice.
+    """
     kept: list[dict[str, Any]] = []
     if path.exists():
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -385,7 +411,13 @@ def merge_offers_file(path: Path, imported: list[dict[str, Any]]) -> str:
             raise CatalogError(
                 f"{path.name}: imported row {index} ({row['instance']}): {exc}"
             ) from exc
-    return render_offers(kept + imported)
+    by_key = {(str(r.get("instance")), str(r.get("gpu"))): r for r in kept}
+    for row in imported:
+        key = (str(row["instance"]), str(row["gpu"]))
+        hand = by_key.get(key)
+        if hand is None or _observed(hand) <= _observed(row):
+            by_key[key] = row
+    return render_offers(list(by_key.values()))
 
 
 def import_skypilot_offers(
