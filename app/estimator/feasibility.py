@@ -6,15 +6,14 @@
   x16 slots hold), and they never span hosts (no fast fabric between consumer machines).
 - Peer-to-peer: GeForce cards since the 40 series and consumer Radeons do not support GPU
   peer-to-peer over PCIe; a transfer is copied into host memory and out again (NVIDIA CUDA
-  samples, p2pBandwidthLatencyTest: "P2P=Disabled" rows stage through the host). Each byte then
-  crosses the PCIe link twice, so the usable GPU-to-GPU bandwidth is about half the link's.
+  samples, p2pBandwidthLatencyTest: "P2P=Disabled" rows stage through the host). The estimate's
+  communication takes this from the GPU record's `peer_to_peer` (GpuSpec); here it only decides
+  the warning an option carries.
 """
 
 from __future__ import annotations
 
 DEFAULT_MAX_PER_HOST = {"consumer": 4, "workstation": 4, "datacenter": 8}
-# Host-staged copies cross the PCIe x16 link twice (GPU -> host memory -> GPU).
-HOST_STAGED_FRACTION = 0.5
 
 
 def max_per_host(segment: str, stated: int | None) -> int:
@@ -35,12 +34,3 @@ def peer_to_peer(segment: str, stated: bool | None) -> bool:
 def multi_node_realistic(segment: str) -> bool:
     """Whether a job may span hosts: only datacenter GPUs ship in nodes on a fast fabric."""
     return segment == "datacenter"
-
-
-def gpu_to_gpu_gb_s(link_gb_s: float, pcie_gb_s: float, has_peer_to_peer: bool) -> float:
-    """Per-direction GPU-to-GPU bandwidth inside a host: the link's, or without peer-to-peer
-    half the PCIe x16 bandwidth (every transfer is staged through host memory). For the
-    estimator's communication time."""
-    if has_peer_to_peer:
-        return link_gb_s
-    return HOST_STAGED_FRACTION * pcie_gb_s

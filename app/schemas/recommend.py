@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from app.estimator.result import Estimate
 from app.estimator.workload import Workload
+from app.schemas.acquisition import Acquisition
 from app.schemas.catalog import ID_PATTERN, Segment, Vendor
 from app.schemas.estimate import ModelInput
 from app.schemas.gpu import Framework
@@ -18,14 +19,6 @@ class Objective(StrEnum):
     fastest = "fastest"
     cheapest = "cheapest"
     balanced = "balanced"
-
-
-class Acquisition(StrEnum):
-    """How the user gets the hardware: rent instances, buy GPUs and hosts, or use their own."""
-
-    rent = "rent"
-    buy = "buy"
-    own = "own"
 
 
 class OwnedGpu(BaseModel):

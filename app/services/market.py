@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,10 @@ from app.estimator.acquisition import (
     owned_usd_per_hour,
 )
 from app.estimator.feasibility import max_per_host, multi_node_realistic, peer_to_peer
+from app.estimator.result import CostResult, Estimate
+from app.schemas.acquisition import Acquisition
 from app.schemas.catalog import CatalogGpu, CatalogHost, CatalogOffer, PriceKind, SoftwareSupport
+from app.schemas.estimate import EstimateRequest
 from app.services.catalog import LoadedCatalog
 from app.services.offers import STALE_AFTER_DAYS
 
@@ -377,3 +380,60 @@ def market_for(catalog: LoadedCatalog) -> Market:
         _MARKETS.clear()
     _MARKETS[key] = (catalog, market)
     return market
+
+
+def apply_acquisition(
+    result: Estimate, gpu: CatalogGpu, count: int, request: EstimateRequest, catalog: LoadedCatalog
+) -> None:
+    """Re-price an estimate by how the hardware is had: rent (the cheapest instance offer for
+    this count, else the catalog price already used), buy (GPUs + hosts amortized, plus
+    electricity) or own (electricity only). The estimate's time is unchanged."""
+    market = market_for(catalog)
+    if request.usd_per_kwh is not None:
+        market = replace(
+            market, ownership=replace(market.ownership, usd_per_kwh=request.usd_per_kwh)
+        )
+    hours = result.time.total_seconds / 3600.0
+    usd_per_hour: float | None
+    if request.acquisition is Acquisition.rent:
+        rental = market.rental(gpu, count)
+        if rental is None:
+            return
+        o = rental.offer
+        usd_per_hour = rental.usd_per_hour
+        source = (
+            f"{rental.instances} x {o.provider} {o.instance} ({o.gpus_per_instance} GPUs) on "
+            f"demand, observed {o.observed} ({o.source.title})"
+        )
+        if market.stale(o):
+            result.warnings.append(
+                f"the {o.label} price was observed {o.observed}, over 12 months ago"
+            )
+    elif request.acquisition is Acquisition.buy:
+        purchase = market.purchase(gpu, count, catalog)
+        if purchase is None:
+            result.warnings.append(
+                f"no purchase price for {count} x {gpu.name}: cost not estimated"
+            )
+            usd_per_hour, source = None, "no purchase price"
+        else:
+            own = market.ownership
+            usd_per_hour = purchase.usd_per_hour
+            source = (
+                f"bought: ${purchase.upfront_usd:,.0f} upfront ({purchase.gpu_price_basis}"
+                + "".join(f"; {h.count} x {h.name}" for h in purchase.hosts)
+                + f") over {own.amortization_years:g} years at {own.utilization:.0%} utilization, "
+                f"plus electricity at PUE {own.pue:g} and ${own.usd_per_kwh:g}/kWh"
+            )
+    else:
+        own = market.ownership
+        usd_per_hour = energy_usd_per_hour(count, gpu.tdp_w or 0.0, own.pue, own.usd_per_kwh)
+        source = f"owned: electricity only (PUE {own.pue:g}, ${own.usd_per_kwh:g}/kWh)"
+        if not gpu.tdp_w:
+            usd_per_hour, source = None, "owned: no board power to price electricity"
+    result.cost = CostResult(
+        gpu_hours=result.cost.gpu_hours,
+        usd=usd_per_hour * hours if usd_per_hour is not None else None,
+        price_per_gpu_hour_usd=usd_per_hour / count if usd_per_hour is not None else None,
+        price_source=source,
+    )

@@ -31,16 +31,15 @@ from app.estimator.estimate import (
     estimate,
     make_layout,
 )
-from app.estimator.feasibility import gpu_to_gpu_gb_s
 from app.estimator.hardware import GPUS_PER_NODE, Efficiency, GpuSpec
 from app.estimator.memory import Layout, memory_per_gpu
 from app.estimator.model import active_parameter_count, parameter_count
 from app.estimator.result import Estimate
 from app.estimator.workload import Checkpointing, Optimizer, Parallelism, Task, Workload
 from app.repositories import recommendations as recommendations_repo
+from app.schemas.acquisition import Acquisition
 from app.schemas.catalog import CatalogGpu, PriceKind
 from app.schemas.recommend import (
-    Acquisition,
     Constraints,
     HostRef,
     Objective,
@@ -434,17 +433,9 @@ class _Ranker:
         )
 
     def spec(self, gpu: CatalogGpu, count: int, unit: _Unit) -> GpuSpec:
-        """The estimator's GPU, with what the unit says about its links: no peer-to-peer means
-        GPU traffic is staged through host memory; a multi-instance rental uses the offer's
-        network bandwidth per GPU where the catalog gives it."""
+        """The estimator's GPU (its peer-to-peer fact travels in the spec), with a
+        multi-instance rental's network bandwidth per GPU where the offer gives it."""
         spec = gpu_spec(gpu)
-        facts = self.market.facts(gpu)
-        if count > 1 and not facts.peer_to_peer:
-            staged = gpu_to_gpu_gb_s(spec.pcie_gb_s, spec.pcie_gb_s, False)
-            # GpuSpec takes links bidirectional and uses half per direction.
-            spec = replace(
-                spec, interconnect_type="host-staged", interconnect_bandwidth_gb_s=2 * staged
-            )
         rental = unit.rental
         if rental is not None and rental.instances > 1 and rental.offer.network_gbps_per_gpu:
             spec = replace(spec, scale_out_gb_s=rental.offer.network_gbps_per_gpu / 8.0)
