@@ -124,6 +124,8 @@ class Market:
     today: dt.date = field(default_factory=dt.date.today)
     _facts: dict[str, GpuFacts] = field(default_factory=dict)
     _support: dict[tuple[str, str], SoftwareSupport | None] = field(default_factory=dict)
+    # Per-catalog memo for callers (the recommender keeps GPU specs and efficiencies here).
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def facts(self, gpu: CatalogGpu) -> GpuFacts:
         found = self._facts.get(gpu.id)

@@ -382,7 +382,11 @@ class _Ranker:
             self.market = replace(market, ownership=self.ownership)
         self.owned = {o.gpu: o.count for o in request.owned}
         self.error_band = error_band_for(catalog)
-        self._efficiency: dict[tuple[str, str], Efficiency] = {}
+        # Per catalog, not per request: GPU figures and catalog efficiencies (no probes here).
+        self._efficiency: dict[tuple[str, str], Efficiency] = market.cache.setdefault(
+            "efficiency", {}
+        )
+        self._specs: dict[str, GpuSpec] = market.cache.setdefault("specs", {})
 
     def counts(self, gpu: CatalogGpu) -> list[int]:
         limit = self.constraints.max_gpus
@@ -435,11 +439,18 @@ class _Ranker:
     def spec(self, gpu: CatalogGpu, count: int, unit: _Unit) -> GpuSpec:
         """The estimator's GPU (its peer-to-peer fact travels in the spec), with a
         multi-instance rental's network bandwidth per GPU where the offer gives it."""
-        spec = gpu_spec(gpu)
+        spec = self.base_spec(gpu)
         rental = unit.rental
         if rental is not None and rental.instances > 1 and rental.offer.network_gbps_per_gpu:
             spec = replace(spec, scale_out_gb_s=rental.offer.network_gbps_per_gpu / 8.0)
         return spec
+
+    def base_spec(self, gpu: CatalogGpu) -> GpuSpec:
+        """The GPU's estimator figures (kept on the market: they change only with the catalog)."""
+        found = self._specs.get(gpu.id)
+        if found is None:
+            found = self._specs[gpu.id] = gpu_spec(gpu)
+        return found
 
     def efficiency(self, spec: GpuSpec, precision: str) -> Efficiency:
         key = (spec.id, precision)
@@ -473,7 +484,9 @@ class _Ranker:
         return estimate(job.model, candidate.workload, ctx, detailed=False)
 
 
-def _option(gpu: CatalogGpu, count: int, verdict: Verdict, mode: Acquisition) -> RecommendOption:
+def _option(
+    gpu: CatalogGpu, count: int, verdict: Verdict, mode: Acquisition, capacity_bytes: float
+) -> RecommendOption:
     return RecommendOption(
         rank=None,
         gpu=gpu.id,
@@ -487,7 +500,7 @@ def _option(gpu: CatalogGpu, count: int, verdict: Verdict, mode: Acquisition) ->
         usd=None,
         price_per_gpu_hour_usd=None,
         memory_per_gpu_gb=None,
-        capacity_gb=gpu_spec(gpu).memory_capacity_bytes / 1e9,
+        capacity_gb=capacity_bytes / 1e9,
         bottleneck=None,
         mfu=None,
         pareto=False,
@@ -683,7 +696,7 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
         reason = _exclusion(gpu, constraints, catalog)
         if reason is None:
             try:
-                peak, _ = gpu_spec(gpu).peak_flops(workload.precision.value)
+                peak, _ = ranker.base_spec(gpu).peak_flops(workload.precision.value)
             except ValueError:
                 reason = f"no throughput figure for {workload.precision.value}"
         if reason is None:
@@ -706,7 +719,7 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
                 }
             )
             continue
-        capacity = gpu_spec(gpu).memory_capacity_bytes
+        capacity = ranker.base_spec(gpu).memory_capacity_bytes
         fitted = priced = False
         gated: str | None = None
         unpriced = ""
@@ -753,7 +766,7 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
         if fitted and not priced:
             excluded.append({"gpu": gpu.id, "reason": unpriced})
         elif not fitted:
-            option = _option(gpu, max(counts), Verdict.does_not_fit, mode)
+            option = _option(gpu, max(counts), Verdict.does_not_fit, mode, capacity)
             option.reasons.append(
                 f"does not fit on up to {max(counts)} GPUs even with the allowed memory savers"
                 + (f"; {gated}" if gated else "")
@@ -886,6 +899,7 @@ def _build_option(
         candidate.count,
         Verdict.fits if not candidate.changes else Verdict.fits_with_changes,
         mode,
+        ranker.base_spec(gpu).memory_capacity_bytes,
     )
     option.changes = list(candidate.changes)
     hours = result.time.total_seconds / 3600
