@@ -352,9 +352,9 @@ def _score(
     orders options as the geometric mean of time and cost relative to the best does."""
     cost = usd if usd is not None else math.inf
     if objective is Objective.fastest:
-        return hours * penalty**0.01, cost
+        return hours, cost
     if objective is Objective.cheapest:
-        return cost * penalty**0.01, hours
+        return cost, hours
     return hours * cost * penalty, hours
 
 
@@ -783,7 +783,7 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
     evaluated = 0
     while pending:
         item = heapq.heappop(pending)
-        if item.bound >= threshold:
+        if threshold < math.inf and item.bound >= threshold:
             heapq.heappush(pending, item)
             break
         current = best.get(item.gpu_index)
