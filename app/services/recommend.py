@@ -337,11 +337,12 @@ class _Pending:
     unit: _Unit = field(compare=False)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Scored:
     score: float
     tie: float
-    option: RecommendOption
+    item: _Pending
+    result: Estimate
 
 
 def _score(
@@ -806,15 +807,15 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
         score, tie = _score(hours, usd, objective, penalties[item.gpu_index])
         if current is not None and (score, tie) >= (current.score, current.tie):
             continue
-        option = _build_option(gpu, item, result, ranker, extra_warnings.get(item.gpu_index, []))
-        best[item.gpu_index] = _Scored(score, tie, option)
+        best[item.gpu_index] = _Scored(score, tie, item, result)
         if len(best) >= limit:
             threshold = heapq.nsmallest(limit, (s.score for s in best.values()))[-1]
 
     ranked = sorted(best.values(), key=lambda s: (s.score, s.tie))
     kept = ranked[:limit]
+    kept_ids = {id(s) for s in kept}
     pruned_gpus: set[int] = {p.gpu_index for p in pending if p.gpu_index not in best} | {
-        i for i, s in best.items() if s not in kept
+        i for i, s in best.items() if id(s) not in kept_ids
     }
     for index, reason in over.items():
         if index not in best:
@@ -826,11 +827,20 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
         excluded.append(
             {
                 "gpu": gpus[index].id,
-                "reason": f"cannot rank among the best {limit} ({objective.value}): its lower "
-                "bound is beaten by every option shown",
+                "reason": f"not among the best {limit} ({objective.value}): every option shown "
+                "beats its estimate or its lower bound",
             }
         )
-    options = [s.option for s in kept]
+    options = [
+        _build_option(
+            gpus[s.item.gpu_index],
+            s.item,
+            s.result,
+            ranker,
+            extra_warnings.get(s.item.gpu_index, []),
+        )
+        for s in kept
+    ]
     _mark_pareto(options)
     for rank, option in enumerate(options, start=1):
         option.rank = rank
