@@ -127,7 +127,7 @@ def catalog_validate() -> None:
         raise _fail(exc.message) from None
     console.print(
         f"catalog {catalog.version}: {len(catalog.gpus)} GPUs, {len(catalog.prices)} prices, "
-        f"{len(catalog.models)} models: valid"
+        f"{len(catalog.models)} models, {len(catalog.offers)} offers: valid"
     )
 
 

@@ -176,3 +176,13 @@ def test_cli_import_offers_rejects_a_malformed_date(source: Path) -> None:
     )
     assert result.exit_code == 1
     assert "--observed" in result.output
+
+
+def test_every_mapped_accelerator_and_cloud_exists_in_the_catalog() -> None:
+    """The explicit tables name only catalog GPU ids and providers of offers/providers.yaml."""
+    from app.services.offers_import import ACCELERATORS, CLOUD_PROVIDERS
+
+    catalog = load_catalog(REAL_CATALOG)
+    gpu_ids = {g.id for g in catalog.gpus}
+    assert set(ACCELERATORS.values()) - gpu_ids == set()
+    assert set(CLOUD_PROVIDERS.values()) - {p.id for p in catalog.providers} == set()
