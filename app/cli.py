@@ -157,7 +157,7 @@ def catalog_validate() -> None:
         raise _fail(exc.message) from None
     console.print(
         f"catalog {catalog.version}: {len(catalog.gpus)} GPUs, {len(catalog.prices)} prices, "
-        f"{len(catalog.models)} models: valid"
+        f"{len(catalog.models)} models, {len(catalog.offers)} offers: valid"
     )
 
 
@@ -181,6 +181,50 @@ def catalog_sync() -> None:
         f"catalog {report.version}: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.removed)} removed, {report.unchanged} unchanged"
     )
+
+
+@catalog_cli.command("import-offers")
+def catalog_import_offers(
+    path: Annotated[
+        Path, typer.Argument(help="A skypilot-catalog checkout, or a folder of <cloud>/vms.csv.")
+    ],
+    cloud: Annotated[
+        list[str] | None, typer.Option(help="Only these clouds (repeat), e.g. aws, gcp.")
+    ] = None,
+    commit: Annotated[
+        str | None, typer.Option(help="Source commit, where PATH is not a git checkout.")
+    ] = None,
+    observed: Annotated[
+        str | None,
+        typer.Option(help="YYYY-MM-DD the prices were read, where PATH is not a git checkout."),
+    ] = None,
+) -> None:
+    """Write catalog/offers/<provider>.yaml from SkyPilot's vms.csv files (idempotent)."""
+    import datetime as dt
+
+    from app.services.offers_import import import_skypilot_offers
+
+    settings = get_settings()
+    try:
+        day = dt.date.fromisoformat(observed) if observed else None
+    except ValueError:
+        raise _fail(f"--observed: '{observed}' is not a date written YYYY-MM-DD") from None
+    try:
+        report = import_skypilot_offers(
+            path, settings.catalog_dir, clouds=cloud, commit=commit, observed=day
+        )
+    except AdvisorError as exc:
+        raise _fail(exc.message) from None
+    for row in report.rejected:
+        err_console.print(f"rejected: {row}")
+    for name, rows in sorted(report.unknown_accelerators.items()):
+        err_console.print(f"skipped: accelerator {name} not mapped ({rows} rows)")
+    written = ", ".join(f"{p} {n}" for p, n in sorted(report.written.items()))
+    console.print(
+        f"offers from commit {report.commit or 'unknown'} observed {report.observed}: {written}"
+    )
+    if report.rejected:
+        raise typer.Exit(code=1)
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -475,6 +519,7 @@ def recommend_command(
     framework: Annotated[str | None, typer.Option(help="pytorch, jax, tensorflow.")] = None,
     cloud_priced_only: Annotated[bool, typer.Option(help="Only GPUs with a cloud price.")] = False,
     objective: Annotated[str, typer.Option(help="fastest, cheapest, balanced.")] = "balanced",
+    acquisition: Annotated[str, typer.Option(help="rent, buy (GPUs + hosts), own.")] = "rent",
     top: Annotated[int, typer.Option(help="Rows to print.")] = 15,
     request: Annotated[
         Path | None, typer.Option(help="A full JSON request (overrides the rest).")
@@ -508,6 +553,7 @@ def recommend_command(
             "workload": workload,
             "constraints": constraints,
             "objective": objective,
+            "acquisition": acquisition,
         }
     try:
         answer = recommend(

@@ -78,6 +78,10 @@ RULES: tuple[Rule, ...] = (
     _one(r"l40", "nvidia-l40"),
     _one(r"l40s", "nvidia-l40s"),
     _one(r"h100 pcie(?: 80gb)?", "nvidia-h100-pcie"),
+    _one(r"h800(?: 80gb hbm3)?", "nvidia-h800"),
+    _mem(rf"a800 sxm4?{_SIZE}", {80: "nvidia-a800"}),
+    _one(r"l20", "nvidia-l20"),
+    _one(r"gb10", "nvidia-gb10"),
     _one(r"h100 nvl(?: 94gb)?", "nvidia-h100-nvl"),
     _one(r"h100(?: sxm5?)?(?: 80gb)? hbm3|h100 sxm5?(?: 80gb)?", "nvidia-h100-sxm"),
     _one(r"h200(?: sxm)?(?: 141gb)?(?: hbm3e)?", "nvidia-h200-sxm"),
@@ -104,7 +108,9 @@ RULES: tuple[Rule, ...] = (
     _one(r"rtx 6000 ada(?: generation)?", "nvidia-rtx-6000-ada"),
     _one(r"rtx pro 6000 blackwell(?: workstation edition)?", "nvidia-rtx-pro-6000-blackwell"),
     _one(r"rtx pro 6000 blackwell server edition", "nvidia-rtx-pro-6000-blackwell-server"),
-    _one(r"rtx pro 6000 blackwell max q workstation edition", None, "300 W Max-Q not in catalog"),
+    _one(
+        r"rtx pro 6000 blackwell max q workstation edition", "nvidia-rtx-pro-6000-blackwell-max-q"
+    ),
     _mem(r"rtx pro 5000 blackwell", {48: "nvidia-rtx-pro-5000-blackwell"}),
     _one(r"rtx pro 4500 blackwell", "nvidia-rtx-pro-4500-blackwell"),
     _one(r"rtx pro 4000 blackwell", "nvidia-rtx-pro-4000-blackwell"),
@@ -159,12 +165,15 @@ RULES: tuple[Rule, ...] = (
     _one(r"radeon rx 9070", "amd-radeon-rx-9070"),
     _one(r"radeon pro w7900", "amd-radeon-pro-w7900"),
     _one(r"radeon pro w7800", "amd-radeon-pro-w7800"),
+    _one(r"radeon ai pro r9700", "amd-radeon-ai-pro-r9700"),
     # Intel (names as Level Zero / SYCL report them).
     _one(r"data center gpu max 1100", "intel-max-1100"),
     _one(r"data center gpu max 1550", "intel-max-1550"),
     _one(r"data center gpu flex 170", "intel-flex-170"),
     _mem(r"arc a770(?: graphics)?", {16: "intel-arc-a770-16gb"}),
     _one(r"arc b580(?: graphics)?", "intel-arc-b580"),
+    _one(r"arc pro b50(?: graphics)?", "intel-arc-pro-b50"),
+    _one(r"arc pro b60(?: graphics)?", "intel-arc-pro-b60"),
 )
 
 _VENDOR_WORDS = ("nvidia", "tesla", "amd", "intel")

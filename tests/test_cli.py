@@ -91,6 +91,8 @@ def test_recommend_prints_the_ranking(env: Path) -> None:
             "qlora",
             "--segment",
             "consumer",
+            "--acquisition",
+            "buy",
             "--top",
             "5",
         ],

@@ -2,6 +2,7 @@
 
 from app.models.auth import ApiToken
 from app.models.catalog import CatalogVersion, Gpu, GpuSource, Price
+from app.models.offers import Offer, Provider
 from app.models.probes import ProbeResult, ProbeRun
 from app.models.recommendation import SavedRecommendation
 
@@ -10,8 +11,10 @@ __all__ = [
     "CatalogVersion",
     "Gpu",
     "GpuSource",
+    "Offer",
     "Price",
     "ProbeResult",
     "ProbeRun",
+    "Provider",
     "SavedRecommendation",
 ]

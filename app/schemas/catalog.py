@@ -151,6 +151,13 @@ class CatalogGpu(_Strict):
     ecosystem: Ecosystem
     sources: list[SourceRef] = Field(min_length=1)
     notes: list[FieldNote] = []
+    # Feasibility facts (issue 11): can cards of this model talk peer-to-peer (GeForce since the
+    # 40 series and consumer Radeons cannot: traffic goes through host memory), how many fit one
+    # host, hardware partitioning (MIG...), and whether the vendor still sells it.
+    peer_to_peer: bool | None = None
+    max_per_host: int | None = Field(default=None, ge=1, le=72)
+    partitioning: str | None = None
+    lifecycle: Literal["current", "discontinued"] | None = None
 
     @model_validator(mode="after")
     def _has_some_throughput(self) -> CatalogGpu:
@@ -178,6 +185,7 @@ class CatalogPrice(_Strict):
     instance_usd_per_hour: PositiveFloat | None = None
     usd_per_gpu_hour: PositiveFloat | None = None
     purchase_usd: PositiveFloat | None = None
+    price_basis: Literal["launch_msrp", "street"] | None = None
     observed: PartialDate | Literal["unknown"]
     source: SourceRef
     note: str | None = None
@@ -187,6 +195,8 @@ class CatalogPrice(_Strict):
         if self.kind is PriceKind.purchase:
             if self.purchase_usd is None:
                 raise ValueError("a purchase price needs purchase_usd")
+            if self.price_basis is None:
+                raise ValueError("a purchase price needs price_basis: launch_msrp or street")
         elif self.usd_per_gpu_hour is None:
             raise ValueError("a cloud price needs usd_per_gpu_hour")
         return self
@@ -269,3 +279,166 @@ class CompiledCostsData(BaseModel):
     tokens_per_sample: int = Field(ge=1)
     source: str
     per_sample: dict[str, float]
+
+
+# ---------------------------------------------------------------- offers, hosts, software (issue 11)
+
+ProviderSlug = Annotated[str, Field(pattern=ID_PATTERN, min_length=2, max_length=40)]
+
+
+class PriceSource(_Strict):
+    """The page or data set a price was read from; `commit` pins a repository snapshot."""
+
+    title: str = Field(min_length=3)
+    url: HttpUrl
+    retrieved: dt.date
+    commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,40}$")
+    note: str | None = None
+
+
+class CatalogProvider(_Strict):
+    """A provider of catalog/offers/providers.yaml."""
+
+    id: ProviderSlug
+    name: str = Field(min_length=2)
+    kind: Literal["hyperscaler", "gpu-cloud", "marketplace"]
+    url: HttpUrl
+
+
+class CatalogOffer(_Strict):
+    """One rentable unit of catalog/offers/<provider>.yaml: an instance with its GPUs and prices.
+
+    Prices are per instance-hour in USD; `usd_per_gpu_hour` divides by the GPUs in the instance.
+    `observed` (the date the price was read) and `source` are required: an undated or unsourced
+    price cannot be ranked.
+    """
+
+    provider: ProviderSlug
+    instance: str = Field(min_length=1)
+    gpu: Slug
+    gpus_per_instance: int = Field(ge=1, le=72)
+    vcpus: int | None = Field(default=None, ge=1)
+    host_memory_gb: PositiveFloat | None = None
+    interconnect: str | None = None
+    network_gbps_per_gpu: PositiveFloat | None = None
+    multi_node: bool = False
+    usd_per_instance_hour: PositiveFloat | None = None
+    spot_usd_per_instance_hour: PositiveFloat | None = None
+    reserved_usd_per_instance_hour: PositiveFloat | None = None
+    regions: list[str] = Field(min_length=1)
+    observed: dt.date
+    source: PriceSource
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _has_a_price(self) -> CatalogOffer:
+        if (
+            self.usd_per_instance_hour is None
+            and self.spot_usd_per_instance_hour is None
+            and self.reserved_usd_per_instance_hour is None
+        ):
+            raise ValueError("an offer needs an on-demand, spot or reserved price")
+        return self
+
+    @property
+    def usd_per_gpu_hour(self) -> float | None:
+        """On-demand USD per GPU-hour, None where only spot/reserved is known."""
+        if self.usd_per_instance_hour is None:
+            return None
+        return self.usd_per_instance_hour / self.gpus_per_instance
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider} {self.instance}"
+
+
+class CatalogHost(_Strict):
+    """A host class of catalog/hosts.yaml: what a machine holding `max_gpus` GPUs costs, GPUs excluded."""
+
+    id: Slug
+    name: str = Field(min_length=3)
+    gpu_form_factors: list[
+        Literal["sxm", "pcie", "oam", "nvl-pair", "superchip", "card", "mezzanine"]
+    ] = Field(min_length=1)
+    max_gpus: int = Field(ge=1, le=72)
+    usd: PositiveFloat
+    observed: dt.date
+    source: PriceSource
+    note: str | None = None
+
+
+class SourcedValue(_Strict):
+    """A default with its source (`source`) or, for a stated assumption, a `note` saying so."""
+
+    value: PositiveFloat
+    source: PriceSource | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _sourced_or_stated(self) -> SourcedValue:
+        if self.source is None and not self.note:
+            raise ValueError("a default needs a source, or a note stating it is an assumption")
+        return self
+
+
+class HostsData(_Strict):
+    """catalog/hosts.yaml: host classes plus the defaults that turn a purchase into a job cost."""
+
+    hosts: list[CatalogHost] = Field(min_length=1)
+    pue: SourcedValue
+    default_usd_per_kwh: SourcedValue
+    utilization: SourcedValue
+    amortization_years: SourcedValue
+
+    @model_validator(mode="after")
+    def _ranges(self) -> HostsData:
+        if not 1.0 <= self.pue.value <= 3.0:
+            raise ValueError("pue.value must be between 1.0 and 3.0")
+        if not 0.0 < self.utilization.value <= 1.0:
+            raise ValueError("utilization.value must be a fraction in (0, 1]")
+        return self
+
+
+class Technique(StrEnum):
+    pytorch = "pytorch"
+    jax = "jax"
+    flash_attention = "flash-attention"
+    bitsandbytes = "bitsandbytes"
+    qlora = "qlora"
+    fsdp = "fsdp"
+    vllm = "vllm"
+    tensorrt_llm = "tensorrt-llm"
+    sglang = "sglang"
+    fp8_training = "fp8-training"
+
+
+class SupportLevel(StrEnum):
+    official = "official"
+    community = "community"
+    unsupported = "unsupported"
+
+
+class SoftwareSupport(_Strict):
+    """One row of catalog/software.yaml: how well `technique` runs on some architectures or GPUs.
+
+    Exactly one of `architectures` (names as in the GPU records' `architecture`) or `gpus`
+    (catalog ids) is given; a `gpus` row overrides an `architectures` row for those GPUs.
+    """
+
+    architectures: list[str] | None = Field(default=None, min_length=1)
+    gpus: list[Slug] | None = Field(default=None, min_length=1)
+    technique: Technique
+    level: SupportLevel
+    source: PriceSource
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> SoftwareSupport:
+        if (self.architectures is None) == (self.gpus is None):
+            raise ValueError("give exactly one of architectures or gpus")
+        return self
+
+    def covers(self, gpu: CatalogGpu) -> bool:
+        if self.gpus is not None:
+            return gpu.id in self.gpus
+        return gpu.architecture in (self.architectures or [])

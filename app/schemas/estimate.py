@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.estimator.model import TransformerShape
 from app.estimator.result import Estimate
 from app.estimator.workload import Workload
+from app.schemas.acquisition import Acquisition
 from app.schemas.catalog import ID_PATTERN
 
 
@@ -70,6 +71,17 @@ class EstimateRequest(BaseModel):
     hardware: HardwareInput
     grid_kg_co2_per_kwh: float | None = Field(
         default=None, ge=0, le=2, description="Grid carbon intensity; default the world average."
+    )
+    acquisition: Acquisition = Field(
+        default=Acquisition.rent,
+        description="rent: the cheapest instance offer for this count; buy: GPUs + hosts "
+        "amortized plus electricity; own: electricity only.",
+    )
+    usd_per_kwh: float | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description="Electricity price (buy, own); default the catalog's.",
     )
 
 

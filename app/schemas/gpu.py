@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from app.schemas.catalog import FieldNote, Frameworks, PeakTflops, Platform, Segment, Vendor
+from app.schemas.offers import OfferRead
 
 
 class Framework(StrEnum):
@@ -108,6 +109,9 @@ class GpuDetailRead(GpuRead):
     prices: list[PriceRead]
     measurements: list[dict[str, object]] = Field(
         default_factory=list, description="Probe measurements of this GPU model, newest first."
+    )
+    offers: list[OfferRead] = Field(
+        default_factory=list, description="Rentable instances of this GPU, cheapest first."
     )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.estimator.result import Estimate
 from app.estimator.workload import Workload
-from app.schemas.catalog import Segment, Vendor
+from app.schemas.acquisition import Acquisition
+from app.schemas.catalog import ID_PATTERN, Segment, Vendor
 from app.schemas.estimate import ModelInput
 from app.schemas.gpu import Framework
 
@@ -18,6 +19,13 @@ class Objective(StrEnum):
     fastest = "fastest"
     cheapest = "cheapest"
     balanced = "balanced"
+
+
+class OwnedGpu(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gpu: str = Field(max_length=80, pattern=ID_PATTERN, description="Catalog GPU id.")
+    count: int = Field(default=1, ge=1, le=65_536)
 
 
 class MemorySavers(BaseModel):
@@ -62,6 +70,74 @@ class RecommendRequest(BaseModel):
     constraints: Constraints = Constraints()
     objective: Objective = Objective.balanced
     grid_kg_co2_per_kwh: float | None = Field(default=None, ge=0, le=2)
+    acquisition: Acquisition = Field(
+        default=Acquisition.rent,
+        description="rent: instance offers; buy: GPUs + hosts + power; own: electricity only.",
+    )
+    usd_per_kwh: float | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description="Electricity price (buy, own); default the catalog's.",
+    )
+    owned: list[OwnedGpu] = Field(
+        default_factory=list,
+        max_length=64,
+        validate_default=True,
+        description="The GPUs you own (acquisition own).",
+    )
+    max_options: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description="Ranked options returned; the rest are pruned by lower bounds (why-not list).",
+    )
+
+    @field_validator("owned", mode="after")
+    @classmethod
+    def _owned_for_own(cls, value: list[OwnedGpu], info: ValidationInfo) -> list[OwnedGpu]:
+        if info.data.get("acquisition") is Acquisition.own and not value:
+            raise ValueError("acquisition 'own' needs the GPUs you own: [{gpu, count}, ...]")
+        return value
+
+
+class OfferRef(BaseModel):
+    """The rented unit behind an option (catalog/offers/)."""
+
+    provider: str
+    instance: str
+    gpus_per_instance: int
+    instances: int
+    region: str | None
+    usd_per_instance_hour: float
+    usd_per_gpu_hour: float
+    spot_usd_per_gpu_hour: float | None
+    reserved_usd_per_gpu_hour: float | None = None
+    observed: str
+    source: dict[str, str]
+    stale: bool = Field(description="Observed more than 12 months ago.")
+
+
+class HostRef(BaseModel):
+    host: str
+    name: str
+    count: int
+    usd_each: float
+
+
+class PurchaseRef(BaseModel):
+    """What buying this option means: upfront, hourly cost of owning, break-even vs renting."""
+
+    upfront_usd: float
+    gpu_usd_each: float
+    hosts: list[HostRef]
+    usd_per_hour_owned: float
+    energy_usd_per_hour: float
+    breakeven_hours_vs_rent: float | None = Field(
+        description="Hours of this work after which buying beats the cheapest rental of the "
+        "same GPUs; None without a rental or when renting costs less than the electricity."
+    )
+    basis: list[str]
 
 
 class Verdict(StrEnum):
@@ -93,6 +169,18 @@ class RecommendOption(BaseModel):
     estimate: Estimate | None = Field(
         default=None, description="The full estimate behind the option."
     )
+    acquisition: Acquisition = Acquisition.rent
+    offer: OfferRef | None = None
+    purchase: PurchaseRef | None = None
+    cost_usd_low: float | None = None
+    cost_usd_high: float | None = None
+    hours_low: float | None = None
+    hours_high: float | None = None
+    spot_usd: float | None = Field(default=None, description="The job at the spot price.")
+    validated: bool = Field(
+        default=False, description="The validation set has measurements of this GPU and task."
+    )
+    warnings: list[str] = Field(default_factory=list)
 
 
 class RecommendResponse(BaseModel):
@@ -105,3 +193,12 @@ class RecommendResponse(BaseModel):
     model_parameters: float
     assumptions: list[str]
     id: str | None = Field(default=None, description="Saved result id (shareable link /r/{id}).")
+    acquisition: Acquisition = Acquisition.rent
+    groups: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="Option positions by acquisition mode; options of different modes are never "
+        "ranked together.",
+    )
+    pruned: int = Field(
+        default=0, description="Options dropped because a lower bound showed they could not rank."
+    )

@@ -22,13 +22,18 @@ from app.schemas.catalog import (
     BandwidthMeasurement,
     CatalogGpu,
     CatalogModel,
+    CatalogOffer,
     CatalogPrice,
+    CatalogProvider,
     CompiledCostsData,
     EfficiencyData,
     ErrorBandData,
+    HostsData,
     InterconnectMeasurement,
     MatmulMeasurement,
+    SoftwareSupport,
 )
+from app.services.offers import sync_offers
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,10 @@ MODELS_FILE = "models.yaml"
 EFFICIENCY_FILE = "efficiency.yaml"
 ERROR_BAND_FILE = "error_bands.yaml"
 MODEL_COSTS_FILE = "model_costs.yaml"
+OFFERS_DIR = "offers"
+PROVIDERS_FILE = "offers/providers.yaml"
+HOSTS_FILE = "hosts.yaml"
+SOFTWARE_FILE = "software.yaml"
 
 # The C loader (libyaml) is ~10x faster; PyYAML falls back to the Python one where it is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -57,6 +66,13 @@ class LoadedCatalog:
     efficiency: EfficiencyData = field(default_factory=EfficiencyData)
     error_band: ErrorBandData | None = None
     model_costs: dict[str, CompiledCostsData] = field(default_factory=dict)
+    offers: tuple[CatalogOffer, ...] = ()
+    providers: tuple[CatalogProvider, ...] = ()
+    hosts: HostsData | None = None
+    software: tuple[SoftwareSupport, ...] = ()
+
+    def offers_for(self, gpu_id: str) -> list[CatalogOffer]:
+        return [o for o in self.offers if o.gpu == gpu_id]
 
     def gpu(self, gpu_id: str) -> CatalogGpu | None:
         return next((g for g in self.gpus if g.id == gpu_id), None)
@@ -95,10 +111,19 @@ def _records(data: Any, key: str, shown: str) -> list[Any]:
     return list(data[key])
 
 
+def _record_label(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return None
+    if record.get("provider") and record.get("instance"):
+        return f"{record['provider']} {record['instance']}"
+    label = record.get("id") or record.get("gpu") or record.get("technique")
+    return str(label) if label else None
+
+
 def _validate(model: type[M], records: list[Any], shown: str) -> list[M]:
     out: list[M] = []
     for index, record in enumerate(records, start=1):
-        label = record.get("id") or record.get("gpu") if isinstance(record, dict) else None
+        label = _record_label(record)
         where = f"{shown}: record {index}" + (f" ({label})" if label else "")
         try:
             out.append(model.model_validate(record))
@@ -219,6 +244,10 @@ def load_catalog(catalog_dir: Path) -> LoadedCatalog:
                     f"{shown}: model {model_id}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}"
                 ) from exc
 
+    providers, offers = _load_offers(catalog_dir, set(gpu_files), digest)
+    hosts = _load_hosts(catalog_dir, digest)
+    software = _load_software(catalog_dir, gpus, digest)
+
     return LoadedCatalog(
         version=digest.hexdigest()[:16],
         gpus=tuple(gpus),
@@ -228,7 +257,100 @@ def load_catalog(catalog_dir: Path) -> LoadedCatalog:
         efficiency=efficiency,
         error_band=error_band,
         model_costs=model_costs,
+        offers=tuple(offers),
+        providers=tuple(providers),
+        hosts=hosts,
+        software=tuple(software),
     )
+
+
+def _load_offers(
+    catalog_dir: Path, gpu_ids: set[str], digest: Any
+) -> tuple[list[CatalogProvider], list[CatalogOffer]]:
+    """catalog/offers/providers.yaml and every catalog/offers/<provider>.yaml."""
+    providers_path = catalog_dir / PROVIDERS_FILE
+    if not providers_path.exists():
+        return [], []
+    shown = _display(providers_path, catalog_dir)
+    digest.update(shown.encode() + b"\0" + providers_path.read_bytes())
+    providers = _validate(
+        CatalogProvider, _records(_read_yaml(providers_path, shown), "providers", shown), shown
+    )
+    known: set[str] = set()
+    for index, provider in enumerate(providers, start=1):
+        if provider.id in known:
+            raise CatalogError(f"{shown}: record {index} ({provider.id}): field 'id': duplicate")
+        known.add(provider.id)
+    offers: list[CatalogOffer] = []
+    for path in sorted((catalog_dir / OFFERS_DIR).glob("*.yaml")):
+        if path == providers_path:
+            continue
+        shown = _display(path, catalog_dir)
+        digest.update(shown.encode() + b"\0" + path.read_bytes())
+        rows = _validate(CatalogOffer, _records(_read_yaml(path, shown), "offers", shown), shown)
+        seen: set[tuple[str, str]] = set()
+        for index, offer in enumerate(rows, start=1):
+            where = f"{shown}: record {index} ({offer.label})"
+            if offer.provider != path.stem:
+                raise CatalogError(
+                    f"{where}: field 'provider': '{offer.provider}' in the file of '{path.stem}'"
+                )
+            if offer.provider not in known:
+                raise CatalogError(f"{where}: field 'provider': not in {PROVIDERS_FILE}")
+            if offer.gpu not in gpu_ids:
+                raise CatalogError(f"{where}: field 'gpu': no GPU with this id")
+            key = (offer.instance, offer.gpu)
+            if key in seen:
+                raise CatalogError(f"{where}: field 'instance': duplicate offer for this GPU")
+            seen.add(key)
+        offers.extend(rows)
+    return providers, offers
+
+
+def _load_hosts(catalog_dir: Path, digest: Any) -> HostsData | None:
+    path = catalog_dir / HOSTS_FILE
+    if not path.exists():
+        return None
+    shown = _display(path, catalog_dir)
+    digest.update(shown.encode() + b"\0" + path.read_bytes())
+    data = _read_yaml(path, shown)
+    if not isinstance(data, dict):
+        raise CatalogError(f"{shown}: expected a mapping with 'hosts' and the cost defaults")
+    try:
+        return HostsData.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = list(first["loc"])
+        where = shown
+        if len(loc) >= 2 and loc[0] == "hosts" and isinstance(loc[1], int):
+            rows = data.get("hosts") or []
+            label = _record_label(rows[loc[1]]) if loc[1] < len(rows) else None
+            where += f": record {loc[1] + 1}" + (f" ({label})" if label else "")
+            loc = loc[2:]
+        field_name = ".".join(str(p) for p in loc) or "(record)"
+        raise CatalogError(f"{where}: field '{field_name}': {first['msg']}") from exc
+
+
+def _load_software(catalog_dir: Path, gpus: list[CatalogGpu], digest: Any) -> list[SoftwareSupport]:
+    path = catalog_dir / SOFTWARE_FILE
+    if not path.exists():
+        return []
+    shown = _display(path, catalog_dir)
+    digest.update(shown.encode() + b"\0" + path.read_bytes())
+    rows = _validate(SoftwareSupport, _records(_read_yaml(path, shown), "support", shown), shown)
+    architectures = {g.architecture for g in gpus}
+    ids = {g.id for g in gpus}
+    for index, row in enumerate(rows, start=1):
+        where = f"{shown}: record {index} ({row.technique.value})"
+        for name in row.architectures or []:
+            if name not in architectures:
+                raise CatalogError(
+                    f"{where}: field 'architectures': no GPU has architecture '{name}'"
+                )
+        for gpu_id in row.gpus or []:
+            if gpu_id not in ids:
+                raise CatalogError(f"{where}: field 'gpus': no GPU with id '{gpu_id}'")
+    return rows
 
 
 @dataclass
@@ -241,10 +363,13 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     version_recorded: bool = False
+    offers: tuple[int, int, int] = (0, 0, 0)  # added, updated, removed
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.version_recorded)
+        return bool(
+            self.added or self.updated or self.removed or self.version_recorded or any(self.offers)
+        )
 
 
 def _content_sha256(gpu: CatalogGpu, prices: Iterable[CatalogPrice], catalog_file: str) -> str:
@@ -356,6 +481,8 @@ def sync_catalog(session: Session, catalog: LoadedCatalog) -> SyncReport:
     for gone in sorted(set(existing) - wanted):
         gpus_repo.remove(session, gone)
         report.removed.append(gone)
+    session.flush()  # offers reference the GPUs
+    report.offers = sync_offers(session, catalog)
     latest = versions_repo.latest(session)
     if latest is None or latest.version != catalog.version:
         versions_repo.add(

@@ -25,6 +25,7 @@ from app.schemas.catalog import CatalogGpu, CatalogPrice, PriceKind
 from app.schemas.estimate import EstimateRequest, HardwareInput, ModelInput
 from app.services.catalog import LoadedCatalog
 from app.services.efficiency import ProbeEfficiency, efficiency_for, probe_efficiency
+from app.services.market import apply_acquisition
 
 TRANSFORMER_KINDS = {"decoder", "encoder", "encoder-decoder", "vision-transformer"}
 
@@ -250,6 +251,8 @@ def run_estimate(
     )
     if problem:
         result.warnings.append(problem)
+    if request.hardware.price_per_gpu_hour_usd is None:
+        apply_acquisition(result, gpu, request.hardware.count, request, catalog)
     return result
 
 

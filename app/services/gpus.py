@@ -21,6 +21,7 @@ from app.schemas.gpu import (
     PriceRead,
     SourceRead,
 )
+from app.services.offers import offers_for_gpu
 
 
 def _source(source: GpuSource) -> SourceRead:
@@ -166,5 +167,6 @@ def get_gpu(session: Session, gpu_id: str) -> GpuDetailRead:
             "notes": [FieldNote.model_validate(n) for n in row.notes],
             "prices": [_price(p) for p in row.prices],
             "measurements": probes_repo.results_for_gpu_as_dicts(session, gpu_id),
+            "offers": offers_for_gpu(session, gpu_id),
         }
     )

@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "activation_checkpointing": "none",
     "max_gpus": "8",
     "objective": "balanced",
+    "acquisition": "rent",
     "allow_checkpointing": True,
     "allow_zero": True,
     "allow_8bit": True,
@@ -161,6 +162,7 @@ def parse_form(
                 "workload": workload,
                 "constraints": constraints,
                 "objective": form.get("objective"),
+                "acquisition": form.get("acquisition") or "rent",
             }
         )
     except ValidationError as exc:

@@ -68,6 +68,16 @@ NAMED = [
     ("AMD Instinct MI250X", None, "amd-instinct-mi250x"),
     ("AMD Radeon RX 7900 XTX", None, "amd-radeon-rx-7900-xtx"),
     ("Intel(R) Data Center GPU Max 1550", None, "intel-max-1550"),
+    ("NVIDIA H800", None, "nvidia-h800"),
+    ("NVIDIA A800-SXM4-80GB", None, "nvidia-a800"),
+    (
+        "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition",
+        None,
+        "nvidia-rtx-pro-6000-blackwell-max-q",
+    ),
+    ("NVIDIA GB10", None, "nvidia-gb10"),
+    ("AMD Radeon AI PRO R9700", None, "amd-radeon-ai-pro-r9700"),
+    ("Intel(R) Arc(TM) Pro B60 Graphics", None, "intel-arc-pro-b60"),
 ]
 
 BY_MEMORY = [
@@ -87,9 +97,9 @@ UNMATCHED = [
     ("TPU v5 lite", None),
     ("NVIDIA GeForce RTX 4090 Laptop GPU", None),  # another chip under the same number
     ("NVIDIA GeForce RTX 4090 D", None),
-    ("NVIDIA H800", None),
+    ("NVIDIA H800 PCIe", None),  # the PCIe H800 is not in the catalog
     ("Tesla V100S-PCIE-32GB", None),
-    ("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", None),
+    ("NVIDIA A800-SXM4-40GB", None),  # only the 80 GB A800 is in the catalog
     ("NVIDIA GH200 144G HBM3e", None),
     ("NVIDIA A100-SXM4", None),  # 40 or 80 GB: unknown memory cannot settle it
     ("NVIDIA GeForce RTX 3060", 8.0),  # the 8 GB variant is not in the catalog

@@ -6,6 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
+from app.services.catalog import LoadedCatalog
+
 FORM = {
     "model_source": "preset", "preset": "llama-2-7b", "task": "qlora", "precision": "bf16", "seq_len": "2048",
     "micro_batch": "1", "tokens": "1e8", "optimizer": "adamw", "activation_checkpointing": "none",
@@ -82,3 +84,19 @@ def test_pages_load_nothing_from_other_hosts(client: TestClient) -> None:
         for asset in re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html):
             assert asset.startswith("/"), f"{path} loads {asset}"
             assert client.get(asset).status_code == 200, asset
+
+
+def test_gpu_page_lists_rentable_instances(client: TestClient, catalog: LoadedCatalog) -> None:
+    html = client.get("/gpus/nvidia-h100-sxm").text
+    assert "Rent it" in html
+    for offer in (o for o in catalog.offers if o.gpu == "nvidia-h100-sxm"):
+        assert offer.instance in html
+
+
+def test_result_page_shows_the_range_the_offer_and_why_not(client: TestClient) -> None:
+    response = client.post("/", data={**FORM, "max_budget_usd": "3"}, follow_redirects=True)
+    page = response.text
+    assert "Range:" in page
+    assert "per instance-hour" in page
+    assert "Why not:" in page
+    assert "over max_budget_usd" in page
