@@ -433,14 +433,15 @@ def estimate(
         total_flops = flops_per_token * total_tokens
         mfu = work * model_flops_per_token(shape, seq) * tokens_per_s / (layout.count * peak)
         step_s = tt.step_s
+        per_step = tt.micro_batches
         breakdown_s = {
-            "forward_s": tt.forward_s * tt.micro_batches,
-            "backward_s": tt.backward_s * tt.micro_batches,
-            "recompute_s": tt.recompute_s * tt.micro_batches,
-            "tensor_parallel_comm_s": tt.tensor_comm_s * tt.micro_batches,
-            "data_parallel_comm_exposed_s": tt.data_comm_exposed_s,
-            "pipeline_bubble_s": tt.pipeline_bubble_s,
-            "optimizer_s": tt.optimizer_s,
+            "forward_s": tt.forward_per_micro_batch_s * per_step,
+            "backward_s": tt.backward_per_micro_batch_s * per_step,
+            "recompute_s": tt.recompute_per_micro_batch_s * per_step,
+            "tensor_parallel_comm_s": tt.tensor_comm_per_micro_batch_s * per_step,
+            "data_parallel_comm_exposed_s": tt.data_comm_exposed_per_step_s,
+            "pipeline_bubble_s": tt.pipeline_bubble_per_step_s,
+            "optimizer_s": tt.optimizer_per_step_s,
         }
         phase = tt.breakdown
         trainable = breakdown.trainable_parameters

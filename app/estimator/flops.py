@@ -181,6 +181,23 @@ def _attention(
     ]
 
 
+def tensor_parallel_share(shape: TransformerShape, tensor_parallel: int) -> TransformerShape:
+    """One GPU's attention heads under tensor parallelism (Megatron-LM, Shoeybi et al. 2019,
+    sec. 3): heads / t query heads of the same head dimension, and kv_heads / t key/value heads
+    (at least one: with fewer KV heads than GPUs, each KV head is replicated, as Megatron-LM does
+    for grouped-query attention)."""
+    t = tensor_parallel
+    if t <= 1:
+        return shape
+    return shape.model_copy(
+        update={
+            "heads": max(1, shape.heads // t),
+            "kv_heads": max(1, shape.n_kv_heads // t),
+            "head_dim": shape.d_head,
+        }
+    )
+
+
 def block_ops(
     shape: TransformerShape,
     *,
@@ -207,7 +224,8 @@ def block_ops(
     h, f = shape.hidden_size, shape.ffn
     tokens = batch * seq_len
     context = seq_len if kv_len is None else kv_len
-    q_dim, kv_dim = shape.q_dim // t, shape.kv_dim // t
+    sub = tensor_parallel_share(shape, t)
+    q_dim, kv_dim = sub.q_dim, sub.kv_dim
     passes = FUSED_PASSES if fused else EAGER_PASSES
     norm_passes = passes["rmsnorm"] if shape.norm == "rmsnorm" else 2.0
     ops = [
@@ -218,7 +236,6 @@ def block_ops(
         ops.append(
             _elementwise("rope", tokens * (q_dim + kv_dim), passes["rope"], act_bytes, count)
         )
-    sub = shape.model_copy(update={"heads": max(1, shape.heads // t)})
     ops += _attention(
         "attention",
         sub,

@@ -81,9 +81,14 @@ class EnergyResult(BaseModel):
 
 
 class ErrorBand(BaseModel):
+    """How far off estimates of this kind were on published runs from sources the estimator's
+    fit never saw: `time_pct` for the time family named by `family` (training_throughput,
+    full_run or inference), `memory_pct` for peak memory; `basis` says how it was measured."""
+
     time_pct: float
     memory_pct: float
     basis: str = ""
+    family: str | None = None
 
 
 class HardwareEcho(BaseModel):

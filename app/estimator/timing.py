@@ -12,8 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.estimator.collectives import (
+    Fabric,
+    all_gather_s,
+    all_reduce_s,
+    reduce_scatter_s,
+)
 from app.estimator.flops import SELECTIVE_RECOMPUTE, Op, OpKind, model_ops
-from app.estimator.hardware import GPUS_PER_NODE, Efficiency, GpuSpec
+from app.estimator.hardware import Efficiency, GpuSpec
 from app.estimator.memory import (
     Layout,
     activation_bytes_per_element,
@@ -23,7 +29,7 @@ from app.estimator.memory import (
     weight_bytes_per_param,
 )
 from app.estimator.model import Architecture, TransformerShape
-from app.estimator.units import GB
+from app.estimator.units import GB, bytes_per_element
 from app.estimator.workload import Checkpointing, Optimizer, Precision, Task, Workload
 
 # Fixed start-up time of one collective (NCCL's per-call latency is tens of microseconds for
@@ -60,17 +66,22 @@ def _op_precision(op: Op, precision: str) -> str:
     return precision
 
 
-def op_time(op: Op, gpu: GpuSpec, eff: Efficiency, precision: str) -> OpTime:
+def op_time(
+    op: Op, gpu: GpuSpec, eff: Efficiency, precision: str, *, fp8_weight_cast: bool = False
+) -> OpTime:
     """Time of one execution of `op` (a roofline with a fixed kernel overhead).
 
     Causal attention kernels skip the masked half of the score matrix (Dao 2023,
     "FlashAttention-2", sec. 3.1.1), so their work is half of the counted FLOPs.
+    `fp8_weight_cast`: fp8 training casts the 16-bit weights and inputs of each fp8 matmul
+    first (Transformer Engine); fp8 inference stores its weights in fp8 and casts nothing.
     """
-    peak, _ = gpu.peak_flops(_op_precision(op, precision))
+    op_precision = _op_precision(op, precision)
+    peak, used = gpu.peak_flops(op_precision)
     memory_bytes = op.bytes
     if op.kind is OpKind.matmul:
-        compute = op.flops / (peak * eff.matmul_fraction)
-        if precision == "fp8" and op.weight_elements and _op_precision(op, precision) == "fp8":
+        compute = op.flops / (peak * eff.matmul_fraction_for(used))
+        if fp8_weight_cast and op.weight_elements and used == "fp8":
             memory_bytes += (op.m * op.k + op.weight_elements) * FP8_CAST_BYTES_PER_ELEMENT
     elif op.kind is OpKind.attention:
         work = op.flops / 2 if op.causal else op.flops
@@ -116,48 +127,47 @@ class PhaseTime:
 
 
 def allreduce_seconds(size_bytes: float, ranks: int, link_gb_s: float, fraction: float) -> float:
-    """Ring all-reduce of `size_bytes` over `ranks` GPUs on links of `link_gb_s` per direction."""
+    """Ring all-reduce of `size_bytes` over `ranks` GPUs on one kind of link of `link_gb_s` per
+    direction (a flat fabric; the layout-aware form is collectives.all_reduce_s)."""
     if ranks <= 1 or size_bytes <= 0:
         return 0.0
     traffic = 2.0 * (ranks - 1) / ranks * size_bytes
     return COLLECTIVE_LATENCY_S + traffic / (link_gb_s * GB * fraction)
 
 
-def _link_for(ranks_span: int, gpu: GpuSpec) -> float:
-    """Per-direction bandwidth of the slowest link a group spanning `ranks_span` GPUs uses."""
-    if ranks_span <= GPUS_PER_NODE:
-        return gpu.intra_node_link_gb_s(ranks_span)
-    return gpu.inter_node_link_gb_s
-
-
 @dataclass(frozen=True)
 class TrainingTime:
+    """One optimizer step. Fields ending `_per_micro_batch_s` are one micro-batch on one
+    pipeline stage; `_per_step_s` fields are once per optimizer step."""
+
     step_s: float
     breakdown: PhaseTime
     micro_batches: int
     global_batch: int
-    forward_s: float
-    backward_s: float
-    recompute_s: float
-    tensor_comm_s: float
-    data_comm_exposed_s: float
-    pipeline_bubble_s: float
-    optimizer_s: float
+    forward_per_micro_batch_s: float
+    backward_per_micro_batch_s: float
+    recompute_per_micro_batch_s: float
+    tensor_comm_per_micro_batch_s: float
+    data_comm_exposed_per_step_s: float
+    pipeline_bubble_per_step_s: float
+    optimizer_per_step_s: float
     efficiency_notes: tuple[str, ...] = ()
 
 
+def sequence_tokens(shape: TransformerShape, seq_len: int) -> int:
+    """Tokens per sequence the model processes: a ViT's patches plus its class token, else
+    `seq_len`."""
+    if shape.architecture is Architecture.vision_transformer:
+        return shape.patches + 1
+    return seq_len
+
+
 def _ops_for_training(shape: TransformerShape, workload: Workload, layout: Layout) -> list[Op]:
-    act = activation_bytes_per_element(workload.precision)
-    seq = (
-        shape.patches + 1
-        if shape.architecture is Architecture.vision_transformer
-        else workload.seq_len
-    )
     return model_ops(
         shape,
         batch=workload.micro_batch,
-        seq_len=seq,
-        act_bytes=act,
+        seq_len=sequence_tokens(shape, workload.seq_len),
+        act_bytes=activation_bytes_per_element(workload.precision),
         weight_bytes=weight_bytes_per_param(workload),
         flash=workload.flash_attention,
         tensor_parallel=layout.tensor,
@@ -165,30 +175,31 @@ def _ops_for_training(shape: TransformerShape, workload: Workload, layout: Layou
     )
 
 
-def training_step_time(
-    shape: TransformerShape, workload: Workload, layout: Layout, gpu: GpuSpec, eff: Efficiency
-) -> TrainingTime:
-    """One optimizer step on the slowest GPU: micro-batches through the pipeline, gradient
-    synchronization, optimizer update."""
-    precision = workload.precision.value
-    ops = _ops_for_training(shape, workload, layout)
-    pp = layout.pipeline
-    adapter = workload.is_adapter
+@dataclass
+class _MicroBatchCompute:
+    forward: PhaseTime
+    backward: PhaseTime
+    recompute: PhaseTime
 
-    forward = PhaseTime()
-    backward = PhaseTime()
-    recompute = PhaseTime()
+
+def _micro_batch_compute(
+    ops: list[Op], workload: Workload, layout: Layout, gpu: GpuSpec, eff: Efficiency
+) -> _MicroBatchCompute:
+    """Forward, backward and recomputation of one micro-batch on the heaviest pipeline stage."""
+    precision = workload.precision.value
+    adapter = workload.is_adapter
+    out = _MicroBatchCompute(PhaseTime(), PhaseTime(), PhaseTime())
     for op in ops:
-        t = op_time(op, gpu, eff, precision)
-        share = op.count / pp if op.layer_op else op.count
-        forward.add_op(t, share)
+        t = op_time(op, gpu, eff, precision, fp8_weight_cast=True)
+        share = op.count / layout.pipeline if op.layer_op else op.count
+        out.forward.add_op(t, share)
         if op.kind is OpKind.attention:
             bwd_factor = ATTENTION_BACKWARD_FACTOR
         elif op.kind is OpKind.matmul and adapter and op.weight_elements:
             bwd_factor = 1.0  # frozen base weights: input gradients only (adapters are tiny)
         else:
             bwd_factor = 2.0
-        backward.add_op(t, share * bwd_factor)
+        out.backward.add_op(t, share * bwd_factor)
         if op.layer_op and (
             workload.activation_checkpointing is Checkpointing.full
             or (
@@ -196,91 +207,179 @@ def training_step_time(
                 and op.name.split(".")[0] in SELECTIVE_RECOMPUTE
             )
         ):
-            recompute.add_op(t, share)
+            out.recompute.add_op(t, share)
+    return out
 
-    if workload.task is Task.qlora:
-        # bitsandbytes dequantizes each NF4 weight to bf16 before every matmul (forward and
-        # backward): read 0.52 B, write 2 B per parameter.
-        quantized = quantizable_parameter_count(shape) / (layout.tensor * pp)
-        dequant = quantized * (0.52 + 2.0) / (gpu.bandwidth_bytes_s * eff.bandwidth_fraction)
-        forward.memory_s += dequant
-        backward.memory_s += dequant
 
+def _qlora_dequantize_s(
+    shape: TransformerShape, layout: Layout, gpu: GpuSpec, eff: Efficiency
+) -> float:
+    """bitsandbytes dequantizes each NF4 weight to bf16 before every matmul (forward and
+    backward): read 0.52 B, write 2 B per parameter."""
+    quantized = quantizable_parameter_count(shape) / (layout.tensor * layout.pipeline)
+    return quantized * (0.52 + 2.0) / (gpu.bandwidth_bytes_s * eff.bandwidth_fraction)
+
+
+def _tensor_comm_per_micro_batch_s(
+    shape: TransformerShape, workload: Workload, layout: Layout, fabric: Fabric
+) -> float:
+    """Megatron-LM: two all-reduces (or all-gather + reduce-scatter with sequence parallelism,
+    the same traffic) of the block's activations per block forward and two backward, plus two
+    more when full recomputation reruns the forward (Shoeybi et al. 2019, sec. 3)."""
+    t = layout.tensor
+    if t <= 1:
+        return 0.0
     a = activation_bytes_per_element(workload.precision)
-    tokens = workload.micro_batch * workload.seq_len
-    tensor_comm = 0.0
-    if layout.tensor > 1:
-        # Megatron-LM: two all-reduces (or all-gather + reduce-scatter with sequence parallelism,
-        # the same traffic) per block in the forward pass and two in the backward.
-        per_collective = allreduce_seconds(
-            tokens * shape.hidden_size * a,
-            layout.tensor,
-            _link_for(layout.tensor, gpu),
-            eff.allreduce_fraction,
-        )
-        collectives = 4 + (2 if workload.activation_checkpointing is Checkpointing.full else 0)
-        tensor_comm = per_collective * collectives * shape.total_layers / pp
-        if workload.parallelism.overlap_tensor_comm:
-            # Overlapped with the neighbouring matmuls: only the SMs it takes are lost.
-            tensor_comm *= COMM_SM_SHARE
+    tokens = workload.micro_batch * sequence_tokens(shape, workload.seq_len)
+    per_collective = all_reduce_s(
+        tokens * shape.hidden_size * a, t, min(t, fabric.gpus_per_node), fabric
+    )
+    collectives = 4 + (2 if workload.activation_checkpointing is Checkpointing.full else 0)
+    comm = per_collective * collectives * shape.total_layers / layout.pipeline
+    if workload.parallelism.overlap_tensor_comm:
+        comm *= COMM_SM_SHARE  # overlapped with the neighbouring matmuls: only SMs are lost
+    return comm
 
-    micro_batch_time = forward.plus(backward).plus(recompute)
+
+def _pipeline_p2p_per_micro_batch_s(
+    shape: TransformerShape, workload: Workload, layout: Layout, fabric: Fabric
+) -> float:
+    """Activations cross each stage boundary forward and their gradients backward; stages sit
+    in different nodes when the job spans nodes (pipeline is the outermost dimension)."""
+    if layout.pipeline <= 1:
+        return 0.0
+    a = activation_bytes_per_element(workload.precision)
+    tokens = workload.micro_batch * sequence_tokens(shape, workload.seq_len)
+    size = tokens * shape.hidden_size * a / layout.tensor
+    across_nodes = layout.count > fabric.gpus_per_node
+    bandwidth = (
+        fabric.network_gb_s_per_gpu
+        if across_nodes
+        else fabric.intra_node_gb_s * fabric.intra_node_fraction
+    )
+    return 2 * (fabric.latency_s(2, 1 if across_nodes else 2) + size / (bandwidth * GB))
+
+
+def data_parallel_members_per_node(layout: Layout, fabric: Fabric) -> int:
+    """Data-parallel ranks that share a node: tensor parallelism is innermost, then data
+    (Megatron-LM's rank order), so a node holds gpus_per_node / tensor of them."""
+    return max(1, min(layout.data, fabric.gpus_per_node // layout.tensor))
+
+
+# PyTorch DDP's default gradient bucket (bucket_cap_mb = 25, torch.nn.parallel.
+# DistributedDataParallel docs): the last bucket's all-reduce starts only when the backward ends.
+DDP_BUCKET_BYTES = 25 * 2**20
+
+
+def _overlapped(comm_s: float, compute_s: float) -> float:
+    """Exposed time of communication running under `compute_s` of compute: what does not fit
+    under it, plus the SMs the communication kernels take from the compute they overlap."""
+    return max(0.0, comm_s - compute_s) + COMM_SM_SHARE * min(comm_s, compute_s)
+
+
+def _data_parallel_comm_exposed_s(
+    shape: TransformerShape,
+    workload: Workload,
+    layout: Layout,
+    fabric: Fabric,
+    compute: _MicroBatchCompute,
+    micro_batches: int,
+) -> float:
+    """Gradient synchronization and parameter gathering across data-parallel ranks, per step.
+
+    - DDP and ZeRO-1/2: gradients in the reduce dtype are all-reduced (ZeRO-1/2: reduce-
+      scattered, then the updated 16-bit parameters all-gathered: the same traffic) in buckets
+      launched as the last micro-batch's backward produces them (Li et al. 2020, "PyTorch
+      Distributed", sec. 3.2.3); the last bucket is exposed.
+    - ZeRO-3 / FSDP: every micro-batch all-gathers the 16-bit parameters for its forward and
+      again for its backward, and reduce-scatters its gradients (Zhao et al. 2023, "PyTorch
+      FSDP", sec. 3.3), prefetched under that micro-batch's compute. Nothing else: the
+      reduce-scatter already is the gradient reduction.
+    """
+    dp = layout.data
+    if dp <= 1:
+        return 0.0
+    members = data_parallel_members_per_node(layout, fabric)
+    if workload.is_adapter:
+        from app.estimator.memory import lora_parameter_count
+
+        lora = workload.lora_config
+        params = lora_parameter_count(shape, lora.rank, lora.targets) / (
+            layout.tensor * layout.pipeline
+        )
+        grad_bytes = params * 4.0  # adapters train in fp32
+        weight_bytes = 0.0
+    else:
+        params = stage_parameter_count(shape, layout.pipeline) / layout.tensor
+        grad_bytes = params * reduce_bytes_per_element(workload)
+        weight_bytes = params * weight_bytes_per_param(workload)
+    backward_s = compute.backward.total_s
+    if layout.zero_stage >= 3 and not workload.is_adapter:
+        micro_s = compute.forward.total_s + compute.backward.total_s + compute.recompute.total_s
+        gathers = 2 * all_gather_s(weight_bytes, dp, members, fabric)
+        scatter = reduce_scatter_s(grad_bytes, dp, members, fabric)
+        return micro_batches * _overlapped(gathers + scatter, micro_s)
+    sync = all_reduce_s(grad_bytes, dp, members, fabric)
+    last_bucket = all_reduce_s(min(grad_bytes, DDP_BUCKET_BYTES), dp, members, fabric)
+    return _overlapped(sync, backward_s) + last_bucket
+
+
+def reduce_bytes_per_element(workload: Workload) -> float:
+    """Bytes per gradient element on the wire: the workload's reduce dtype, else fp32 for
+    mixed precision (Megatron-LM accumulates and all-reduces bf16 gradients in fp32; PyTorch
+    AMP keeps fp32 parameters and gradients; torchtitan's FSDP reduces in fp32), else the
+    weight format."""
+    if workload.reduce_dtype is not None:
+        return bytes_per_element(workload.reduce_dtype)
+    if workload.mixed_precision and workload.keeps_master_weights:
+        return 4.0
+    return weight_bytes_per_param(workload)
+
+
+def training_step_time(
+    shape: TransformerShape, workload: Workload, layout: Layout, gpu: GpuSpec, eff: Efficiency
+) -> TrainingTime:
+    """One optimizer step on the slowest GPU: micro-batches through the pipeline (1F1B), data-
+    parallel synchronization, optimizer update."""
+    fabric = gpu.fabric(layout.count, eff.allreduce_fraction)
+    ops = _ops_for_training(shape, workload, layout)
+    compute = _micro_batch_compute(ops, workload, layout, gpu, eff)
+    if workload.task is Task.qlora:
+        dequant = _qlora_dequantize_s(shape, layout, gpu, eff)
+        compute.forward.memory_s += dequant
+        compute.backward.memory_s += dequant
+    tensor_comm = _tensor_comm_per_micro_batch_s(shape, workload, layout, fabric)
+    micro_batch_time = compute.forward.plus(compute.backward).plus(compute.recompute)
     micro_batch_time.communication_s += tensor_comm
 
     global_batch = workload.global_batch or workload.micro_batch * layout.data
     micro_batches = max(1, round(global_batch / (workload.micro_batch * layout.data)))
-    p2p = 0.0
-    if pp > 1:
-        # Activations cross each stage boundary forward and their gradients backward.
-        p2p = 2 * (
-            COLLECTIVE_LATENCY_S
-            + tokens * shape.hidden_size * a / layout.tensor / (_link_for(layout.count, gpu) * GB)
-        )
+    p2p = _pipeline_p2p_per_micro_batch_s(shape, workload, layout, fabric)
     per_micro = micro_batch_time.total_s + p2p
     # 1F1B: (m + p - 1) micro-batch slots; interleaving v chunks per stage shrinks the bubble
     # to (p - 1) / v slots (Narayanan et al. 2021, sec. 2.2.2, eq. 2).
-    bubble_slots = (pp - 1) / workload.parallelism.virtual_stages
+    bubble_slots = (layout.pipeline - 1) / workload.parallelism.virtual_stages
     pipeline_s = (micro_batches + bubble_slots) * per_micro
-    bubble_s = bubble_slots * per_micro
 
-    # Data-parallel gradient synchronization, overlapped with the last micro-batch's backward.
-    grad_params = stage_parameter_count(shape, pp) / layout.tensor
-    if adapter:
-        from app.estimator.memory import lora_parameter_count
-
-        lora = workload.lora_config
-        grad_params = lora_parameter_count(shape, lora.rank, lora.targets) / (layout.tensor * pp)
-    grad_bytes = grad_params * (4.0 if adapter else weight_bytes_per_param(workload))
-    dp = layout.data
-    dp_link = _link_for(layout.count, gpu)
-    data_comm = allreduce_seconds(grad_bytes, dp, dp_link, eff.allreduce_fraction)
-    exposed = max(0.0, data_comm - backward.total_s)
-    exposed += COMM_SM_SHARE * min(data_comm, backward.total_s)
-    if layout.zero_stage >= 3 and dp > 1 and not adapter:
-        # FSDP / ZeRO-3 gathers the weights for the forward and again for the backward of
-        # every micro-batch (1.5x an all-reduce's traffic), prefetched under compute.
-        gather = 1.5 * allreduce_seconds(grad_bytes, dp, dp_link, eff.allreduce_fraction)
-        per_micro = max(0.0, gather - micro_batch_time.total_s)
-        per_micro += COMM_SM_SHARE * min(gather, micro_batch_time.total_s)
-        exposed += micro_batches * per_micro
-
+    exposed = _data_parallel_comm_exposed_s(
+        shape, workload, layout, fabric, compute, micro_batches
+    )
     optimizer_s = _optimizer_seconds(shape, workload, layout, gpu, eff)
-    step = pipeline_s + exposed + optimizer_s
     breakdown = micro_batch_time.scaled(micro_batches + bubble_slots)
     breakdown.communication_s += exposed + p2p * (micro_batches + bubble_slots)
     breakdown.memory_s += optimizer_s
     return TrainingTime(
-        step_s=step,
+        step_s=pipeline_s + exposed + optimizer_s,
         breakdown=breakdown,
         micro_batches=micro_batches,
-        global_batch=micro_batches * workload.micro_batch * dp,
-        forward_s=forward.total_s,
-        backward_s=backward.total_s,
-        recompute_s=recompute.total_s,
-        tensor_comm_s=tensor_comm,
-        data_comm_exposed_s=exposed,
-        pipeline_bubble_s=bubble_s,
-        optimizer_s=optimizer_s,
+        global_batch=micro_batches * workload.micro_batch * layout.data,
+        forward_per_micro_batch_s=compute.forward.total_s,
+        backward_per_micro_batch_s=compute.backward.total_s,
+        recompute_per_micro_batch_s=compute.recompute.total_s,
+        tensor_comm_per_micro_batch_s=tensor_comm,
+        data_comm_exposed_per_step_s=exposed,
+        pipeline_bubble_per_step_s=bubble_slots * per_micro,
+        optimizer_per_step_s=optimizer_s,
     )
 
 
@@ -336,6 +435,7 @@ def inference_time(
     t = layout.tensor
 
     kv = kv_bytes_per_element(workload)
+    fabric = gpu.fabric(layout.count, eff.allreduce_fraction)
 
     def run(batch: int, seq: int, kv_len: int | None, logits_tokens: int | None) -> PhaseTime:
         phase = PhaseTime()
@@ -357,11 +457,8 @@ def inference_time(
             phase.communication_s += (
                 2
                 * shape.total_layers
-                * allreduce_seconds(
-                    batch * seq * shape.hidden_size * a,
-                    t,
-                    _link_for(t, gpu),
-                    eff.allreduce_fraction,
+                * all_reduce_s(
+                    batch * seq * shape.hidden_size * a, t, min(t, fabric.gpus_per_node), fabric
                 )
             )
         # Pipeline stages run one after another for a single batch; their time adds up, but

@@ -132,6 +132,11 @@ class Workload(BaseModel):
     )
     lora: LoraConfig | None = None
     inference: InferenceConfig | None = None
+    reduce_dtype: Literal["fp32", "bf16", "fp16"] | None = Field(
+        default=None,
+        description="Gradient reduction format across data-parallel ranks; default fp32 for "
+        "mixed precision (Megatron-LM, PyTorch AMP, torchtitan FSDP), else the weight format.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Workload:
