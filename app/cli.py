@@ -354,8 +354,14 @@ def validate_command(
     for family, sc in scores.items():
         if family == "fit":
             summary.add_row(
-                family, str(sc.rows), str(sc.sources), f"{pct(sc.accuracy_pct)} right",
-                "—", "—", "—", "—",
+                family,
+                str(sc.rows),
+                str(sc.sources),
+                f"{pct(sc.accuracy_pct)} right",
+                "—",
+                "—",
+                "—",
+                "—",
             )
             continue
         summary.add_row(

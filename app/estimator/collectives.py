@@ -91,9 +91,7 @@ def all_gather_s(full_bytes: float, ranks: int, members_per_node: int, fabric: F
     return _seconds((ranks - 1) / ranks * full_bytes, ranks, members_per_node, fabric)
 
 
-def reduce_scatter_s(
-    full_bytes: float, ranks: int, members_per_node: int, fabric: Fabric
-) -> float:
+def reduce_scatter_s(full_bytes: float, ranks: int, members_per_node: int, fabric: Fabric) -> float:
     """Reduce-scatter of `full_bytes` into 1/n shards: (n-1)/n x S per rank."""
     return _seconds((ranks - 1) / ranks * full_bytes, ranks, members_per_node, fabric)
 

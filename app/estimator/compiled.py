@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.estimator.collectives import all_reduce_s
 from app.estimator.estimate import (
     EstimateContext,
     EstimateInputError,
@@ -35,7 +36,6 @@ from app.estimator.result import (
     ModelCounts,
     TimeResult,
 )
-from app.estimator.collectives import all_reduce_s
 from app.estimator.units import GB
 from app.estimator.workload import Workload
 

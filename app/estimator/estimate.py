@@ -14,10 +14,10 @@ from app.estimator.memory import (
     memory_per_gpu,
 )
 from app.estimator.model import (
-    Architecture,
     TransformerShape,
     active_parameter_count,
     parameter_count,
+    sequence_tokens,
 )
 from app.estimator.result import (
     ComputeResult,
@@ -32,7 +32,12 @@ from app.estimator.result import (
     ModelCounts,
     TimeResult,
 )
-from app.estimator.timing import inference_time, model_flops_per_token, training_step_time
+from app.estimator.timing import (
+    PhaseTime,
+    inference_time,
+    model_flops_per_token,
+    training_step_time,
+)
 from app.estimator.units import GB
 from app.estimator.workload import Checkpointing, Optimizer, Parallelism, Task, Workload
 
@@ -70,6 +75,9 @@ class EstimateContext:
     pricing: Pricing | None = None
     error_band: ErrorBand = field(default_factory=lambda: ErrorBand(time_pct=15, memory_pct=10))
     grid_kg_co2_per_kwh: float = DEFAULT_GRID_KG_CO2_PER_KWH
+    # Step-time factor fitted on published runs inside the leave-one-source-out validation
+    # (catalog/error_bands.yaml, training_throughput.scale); 1.0 = the model as derived.
+    training_time_scale: float = 1.0
 
 
 def make_layout(shape: TransformerShape, count: int, parallelism: Parallelism) -> Layout:
@@ -251,11 +259,7 @@ def _total_tokens(workload: Workload, shape: TransformerShape) -> tuple[float | 
         return workload.tokens, None
     if workload.samples is not None:
         epochs = workload.epochs or 1.0
-        seq = (
-            shape.patches + 1
-            if shape.architecture is Architecture.vision_transformer
-            else workload.seq_len
-        )
+        seq = sequence_tokens(shape, workload.seq_len)
         return (
             workload.samples * epochs * seq,
             f"tokens = samples x epochs x {seq} tokens per sample",
@@ -310,16 +314,29 @@ def hardware_assumptions(
     ]
 
 
-def estimate(
-    model: ModelDescription, workload: Workload, ctx: EstimateContext, *, detailed: bool = True
-) -> Estimate:
-    """Memory per GPU, fit, step and total time, cost and energy for this job on these GPUs.
+@dataclass
+class _TimePart:
+    """What the inference or training branch of an estimate contributes."""
 
-    `detailed=False` skips the searches (largest micro-batch, fewest GPUs, what would make it
-    fit): the recommender runs many estimates and does its own search.
-    """
-    shape, gpu, eff = model.shape, ctx.gpu, ctx.efficiency
-    layout = make_layout(shape, ctx.count, workload.parallelism)
+    step_s: float
+    total_s: float
+    tokens_per_s: float
+    mfu: float
+    flops_per_token: float
+    total_flops: float
+    steps: float
+    breakdown_s: dict[str, float]
+    phase: PhaseTime
+    trainable: float
+    inference: InferenceResult | None = None
+    assumptions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _check_inputs(
+    shape: TransformerShape, workload: Workload, layout: Layout, gpu: GpuSpec
+) -> tuple[str, list[str]]:
+    """Input checks that need the layout; returns the precision used and warnings."""
     if workload.global_batch is not None and workload.global_batch % (
         workload.micro_batch * layout.data
     ):
@@ -328,8 +345,7 @@ def estimate(
             f"global_batch ({workload.global_batch}) must be a multiple of micro_batch x data-parallel "
             f"ranks ({workload.micro_batch} x {layout.data})",
         )
-    assumptions = list(model.assumptions)
-    warnings = list(model.warnings)
+    warnings: list[str] = []
     precision = workload.precision.value
     _, used_precision = gpu.peak_flops(precision)
     if used_precision != precision:
@@ -341,9 +357,16 @@ def estimate(
         warnings.append(
             f"seq_len {workload.seq_len} exceeds the model's {shape.max_position_embeddings} positions"
         )
+    return used_precision, warnings
 
+
+def _memory_part(
+    shape: TransformerShape, workload: Workload, layout: Layout, gpu: GpuSpec, detailed: bool
+) -> tuple[MemoryResult, MemoryBreakdown, list[str], list[str]]:
+    """Memory, fit, and what would make it fit (warnings, suggestions)."""
     breakdown = memory_per_gpu(shape, workload, layout)
     memory = _memory_result(shape, workload, layout, gpu, breakdown, detailed=detailed)
+    warnings: list[str] = []
     suggestions: list[str] = []
     if not memory.fits and detailed:
         warnings.append(
@@ -355,111 +378,168 @@ def estimate(
             f"tight: {memory.total_per_gpu_gb:.1f} GB of {memory.capacity_gb:.1f} GB; fragmentation may "
             "cause out-of-memory errors"
         )
+    return memory, breakdown, warnings, suggestions
 
-    peak, _ = gpu.peak_flops(precision)
-    params = float(parameter_count(shape))
-    inference_result: InferenceResult | None = None
-    if workload.task is Task.inference:
-        inf = workload.inference_config
-        it = inference_time(shape, workload, layout, gpu, eff)
-        replicas = max(1, layout.count // (layout.tensor * layout.pipeline))
-        per_sequence = 1.0 / it.decode_step_s
-        decode_tps = inf.batch * per_sequence * replicas
-        request_s = it.prefill_s + inf.output_tokens * it.decode_step_s
-        # Output tokens per second over whole requests (prefill included), as serving
-        # benchmarks report throughput.
-        throughput_tps = inf.batch * max(1, inf.output_tokens) * replicas / request_s
-        inference_result = InferenceResult(
-            time_to_first_token_s=it.prefill_s,
-            decode_tokens_per_second=decode_tps,
-            decode_tokens_per_second_per_sequence=per_sequence,
-            replicas=replicas,
+
+def _inference_part(
+    shape: TransformerShape, workload: Workload, layout: Layout, ctx: EstimateContext, peak: float
+) -> _TimePart:
+    """Prefill and decode: time to first token, decode throughput, request time."""
+    inf = workload.inference_config
+    it = inference_time(shape, workload, layout, ctx.gpu, ctx.efficiency)
+    replicas = max(1, layout.count // (layout.tensor * layout.pipeline))
+    per_sequence = 1.0 / it.decode_step_s
+    decode_tps = inf.batch * per_sequence * replicas
+    request_s = it.prefill_s + inf.output_tokens * it.decode_step_s
+    # Output tokens per second over whole requests (prefill included), as serving benchmarks
+    # report throughput.
+    throughput_tps = inf.batch * max(1, inf.output_tokens) * replicas / request_s
+    part_assumptions: list[str] = []
+    if workload.tokens is not None:
+        total_s = workload.tokens / decode_tps
+        part_assumptions.append(
+            "total time = tokens / decode throughput (prefill amortized into batches)"
         )
-        request_s = it.prefill_s + inf.output_tokens * it.decode_step_s
-        if workload.tokens is not None:
-            total_s = workload.tokens / decode_tps
-            assumptions.append(
-                "total time = tokens / decode throughput (prefill amortized into batches)"
-            )
-        else:
-            total_s = request_s
-            assumptions.append("total time is one batch: prefill + output_tokens decode steps")
-        flops_per_token = 2.0 * active_parameter_count(shape)
-        total_flops = flops_per_token * (
-            workload.tokens or inf.batch * (inf.prompt_tokens + inf.output_tokens)
-        )
-        tokens_per_s = throughput_tps
-        mfu = flops_per_token * throughput_tps / (layout.count * peak)
-        step_s = it.decode_step_s
-        breakdown_s = {
+    else:
+        total_s = request_s
+        part_assumptions.append("total time is one batch: prefill + output_tokens decode steps")
+    flops_per_token = 2.0 * active_parameter_count(shape)
+    return _TimePart(
+        step_s=it.decode_step_s,
+        total_s=total_s,
+        tokens_per_s=throughput_tps,
+        mfu=flops_per_token * throughput_tps / (layout.count * peak),
+        flops_per_token=flops_per_token,
+        total_flops=flops_per_token
+        * (workload.tokens or inf.batch * (inf.prompt_tokens + inf.output_tokens)),
+        steps=float(inf.output_tokens),
+        breakdown_s={
             "prefill_s": it.prefill_s,
             "decode_step_s": it.decode_step_s,
             "decode_compute_s": it.decode.compute_s,
             "decode_memory_s": it.decode.memory_s,
             "decode_communication_s": it.decode.communication_s,
-        }
-        phase = it.decode
-        steps = float(inf.output_tokens)
-        trainable = 0.0
-    else:
-        tt = training_step_time(shape, workload, layout, gpu, eff)
-        seq = (
-            shape.patches + 1
-            if shape.architecture is Architecture.vision_transformer
-            else workload.seq_len
-        )
-        tokens_per_step = tt.global_batch * seq
-        tokens_per_s = tokens_per_step / tt.step_s
-        total_tokens, how = _total_tokens(workload, shape)
-        if how:
-            assumptions.append(how)
-        if total_tokens is None:
-            warnings.append("no tokens or samples given: totals are for one optimizer step")
-            total_tokens = float(tokens_per_step)
-        steps = total_tokens / tokens_per_step
-        total_s = steps * tt.step_s
-        ops = model_ops(
-            shape,
-            batch=1,
-            seq_len=seq,
-            act_bytes=activation_bytes_per_element(workload.precision),
-            weight_bytes=2,
-            flash=workload.flash_attention,
-        )
-        # Adapter training skips the frozen weights' gradient matmuls: forward + input
-        # gradients = 2/3 of full training (Hu et al. 2021, LoRA, sec. 4.2).
-        work = 2.0 / 3.0 if workload.is_adapter else 1.0
-        flops_per_token = work * training_flops(ops, workload.activation_checkpointing.value) / seq
-        total_flops = flops_per_token * total_tokens
-        mfu = work * model_flops_per_token(shape, seq) * tokens_per_s / (layout.count * peak)
-        step_s = tt.step_s
-        per_step = tt.micro_batches
-        breakdown_s = {
-            "forward_s": tt.forward_per_micro_batch_s * per_step,
-            "backward_s": tt.backward_per_micro_batch_s * per_step,
-            "recompute_s": tt.recompute_per_micro_batch_s * per_step,
-            "tensor_parallel_comm_s": tt.tensor_comm_per_micro_batch_s * per_step,
-            "data_parallel_comm_exposed_s": tt.data_comm_exposed_per_step_s,
-            "pipeline_bubble_s": tt.pipeline_bubble_per_step_s,
-            "optimizer_s": tt.optimizer_per_step_s,
-        }
-        phase = tt.breakdown
-        trainable = breakdown.trainable_parameters
-        if workload.global_batch is None:
-            assumptions.append(
-                f"global_batch = micro_batch x data-parallel ranks = {tt.global_batch} (no gradient accumulation)"
-            )
+        },
+        phase=it.decode,
+        trainable=0.0,
+        inference=InferenceResult(
+            time_to_first_token_s=it.prefill_s,
+            decode_tokens_per_second=decode_tps,
+            decode_tokens_per_second_per_sequence=per_sequence,
+            replicas=replicas,
+        ),
+        assumptions=part_assumptions,
+    )
 
-    cost, energy = cost_and_energy(layout.count, total_s, gpu, ctx, warnings)
+
+def _training_part(
+    shape: TransformerShape,
+    workload: Workload,
+    layout: Layout,
+    ctx: EstimateContext,
+    peak: float,
+    trainable: float,
+) -> _TimePart:
+    """One optimizer step, the whole run, FLOPs and MFU; the step scaled by the validation's
+    leave-one-source-out factor when it has one (ctx.training_time_scale)."""
+    tt = training_step_time(shape, workload, layout, ctx.gpu, ctx.efficiency)
+    seq = sequence_tokens(shape, workload.seq_len)
+    part_assumptions: list[str] = []
+    part_warnings: list[str] = []
+    step_s = tt.step_s * ctx.training_time_scale
+    tokens_per_step = tt.global_batch * seq
+    tokens_per_s = tokens_per_step / step_s
+    total_tokens, how = _total_tokens(workload, shape)
+    if how:
+        part_assumptions.append(how)
+    if total_tokens is None:
+        part_warnings.append("no tokens or samples given: totals are for one optimizer step")
+        total_tokens = float(tokens_per_step)
+    steps = total_tokens / tokens_per_step
+    ops = model_ops(
+        shape,
+        batch=1,
+        seq_len=seq,
+        act_bytes=activation_bytes_per_element(workload.precision),
+        weight_bytes=2,
+        flash=workload.flash_attention,
+    )
+    # Adapter training skips the frozen weights' gradient matmuls: forward + input gradients
+    # = 2/3 of full training (Hu et al. 2021, LoRA, sec. 4.2).
+    work = 2.0 / 3.0 if workload.is_adapter else 1.0
+    flops_per_token = work * training_flops(ops, workload.activation_checkpointing.value) / seq
+    per_step = tt.micro_batches
+    breakdown_s = {
+        "forward_s": tt.forward_per_micro_batch_s * per_step,
+        "backward_s": tt.backward_per_micro_batch_s * per_step,
+        "recompute_s": tt.recompute_per_micro_batch_s * per_step,
+        "tensor_parallel_comm_s": tt.tensor_comm_per_micro_batch_s * per_step,
+        "data_parallel_comm_exposed_s": tt.data_comm_exposed_per_step_s,
+        "pipeline_bubble_s": tt.pipeline_bubble_per_step_s,
+        "optimizer_s": tt.optimizer_per_step_s,
+    }
+    if ctx.training_time_scale != 1.0:
+        breakdown_s["calibration_s"] = step_s - tt.step_s
+        part_assumptions.append(
+            f"step time x {ctx.training_time_scale:.3f}: the end-to-end factor fitted on "
+            "published runs (leave-one-source-out validation, catalog/error_bands.yaml)"
+        )
+    if workload.global_batch is None:
+        part_assumptions.append(
+            f"global_batch = micro_batch x data-parallel ranks = {tt.global_batch} (no gradient accumulation)"
+        )
+    return _TimePart(
+        step_s=step_s,
+        total_s=steps * step_s,
+        tokens_per_s=tokens_per_s,
+        mfu=work * model_flops_per_token(shape, seq) * tokens_per_s / (layout.count * peak),
+        flops_per_token=flops_per_token,
+        total_flops=flops_per_token * total_tokens,
+        steps=steps,
+        breakdown_s=breakdown_s,
+        phase=tt.breakdown.scaled(ctx.training_time_scale),
+        trainable=trainable,
+        assumptions=part_assumptions,
+        warnings=part_warnings,
+    )
+
+
+def _bottleneck(memory: MemoryResult, phase: PhaseTime) -> str:
     if not memory.fits:
-        bottleneck = "memory_capacity"
+        return "memory_capacity"
+    parts = {
+        "compute": phase.compute_s,
+        "memory_bandwidth": phase.memory_s,
+        "communication": phase.communication_s,
+    }
+    return max(parts, key=lambda k: parts[k])
+
+
+def estimate(
+    model: ModelDescription, workload: Workload, ctx: EstimateContext, *, detailed: bool = True
+) -> Estimate:
+    """Memory per GPU, fit, step and total time, cost and energy for this job on these GPUs.
+
+    `detailed=False` skips the searches (largest micro-batch, fewest GPUs, what would make it
+    fit): the recommender runs many estimates and does its own search.
+    """
+    shape, gpu, eff = model.shape, ctx.gpu, ctx.efficiency
+    layout = make_layout(shape, ctx.count, workload.parallelism)
+    used_precision, warnings = _check_inputs(shape, workload, layout, gpu)
+    warnings = list(model.warnings) + warnings
+    assumptions = list(model.assumptions)
+    memory, breakdown, memory_warnings, suggestions = _memory_part(
+        shape, workload, layout, gpu, detailed
+    )
+    warnings += memory_warnings
+    peak, _ = gpu.peak_flops(workload.precision.value)
+    if workload.task is Task.inference:
+        part = _inference_part(shape, workload, layout, ctx, peak)
     else:
-        parts = {
-            "compute": phase.compute_s,
-            "memory_bandwidth": phase.memory_s,
-            "communication": phase.communication_s,
-        }
-        bottleneck = max(parts, key=lambda k: parts[k])
+        part = _training_part(shape, workload, layout, ctx, peak, breakdown.trainable_parameters)
+    assumptions += part.assumptions
+    warnings += part.warnings
+    cost, energy = cost_and_energy(layout.count, part.total_s, gpu, ctx, warnings)
     assumptions += hardware_assumptions(gpu, eff, layout, memory, peak, used_precision, ctx)
     if workload.is_training:
         assumptions.append(
@@ -471,8 +551,8 @@ def estimate(
         )
     return Estimate(
         model=ModelCounts(
-            parameters=params,
-            trainable_parameters=trainable,
+            parameters=float(parameter_count(shape)),
+            trainable_parameters=part.trainable,
             active_parameters=float(active_parameter_count(shape)),
             shape_assumed=model.shape_assumed,
         ),
@@ -488,22 +568,22 @@ def estimate(
             },
         ),
         memory=memory,
-        compute=ComputeResult(flops_per_token=flops_per_token, total_flops=total_flops),
+        compute=ComputeResult(flops_per_token=part.flops_per_token, total_flops=part.total_flops),
         time=TimeResult(
-            step_seconds=step_s,
-            total_seconds=total_s,
-            tokens_per_second=tokens_per_s,
-            per_gpu_tokens_per_second=tokens_per_s / layout.count,
-            mfu=mfu,
-            model_tflops_per_gpu=mfu * peak / 1e12,
+            step_seconds=part.step_s,
+            total_seconds=part.total_s,
+            tokens_per_second=part.tokens_per_s,
+            per_gpu_tokens_per_second=part.tokens_per_s / layout.count,
+            mfu=part.mfu,
+            model_tflops_per_gpu=part.mfu * peak / 1e12,
             efficiency_source=eff.source,
-            steps=steps,
-            breakdown_seconds=breakdown_s,
+            steps=part.steps,
+            breakdown_seconds=part.breakdown_s,
         ),
-        inference=inference_result,
+        inference=part.inference,
         cost=cost,
         energy=energy,
-        bottleneck=bottleneck,
+        bottleneck=_bottleneck(memory, part.phase),
         error_band=ctx.error_band,
         assumptions=assumptions,
         warnings=warnings,

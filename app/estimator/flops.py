@@ -19,7 +19,7 @@ import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.estimator.model import Architecture, TransformerShape
+from app.estimator.model import Architecture, TransformerShape, sequence_tokens
 
 # Bytes moved per element, in units of the activation size, by elementwise steps written as
 # separate PyTorch ops ("eager") versus fused kernels. Counted from the reference modules:
@@ -351,7 +351,7 @@ def model_ops(
     ops: list[Op] = []
     if shape.architecture is Architecture.vision_transformer:
         patch_in = shape.num_channels * (shape.patch_size or 1) ** 2
-        seq_len = shape.patches + 1
+        seq_len = sequence_tokens(shape, seq_len)
         ops.append(
             _matmul(
                 "patch_embed",

@@ -19,6 +19,7 @@ from app.estimator.model import (
     head_params,
     linear_layer_shapes,
     parameter_count,
+    sequence_tokens,
 )
 from app.estimator.units import GIB, bytes_per_element
 from app.estimator.workload import Checkpointing, Optimizer, Precision, Task, Workload
@@ -259,9 +260,7 @@ def activation_memory(shape: TransformerShape, workload: Workload, layout: Layou
     activations of all layers for one micro-batch; Korthikanti et al. 2022, sec. 4.2.3)."""
     a = activation_bytes_per_element(workload.precision)
     t = layout.tensor
-    seq = workload.seq_len
-    if shape.architecture is Architecture.vision_transformer:
-        seq = shape.patches + 1
+    seq = sequence_tokens(shape, workload.seq_len)
     tokens = workload.micro_batch * seq
     per_token = block_activation_bytes_per_token(shape, workload, seq_len=seq, tensor_parallel=t)
     layers = shape.total_layers

@@ -329,3 +329,11 @@ def shape_for_parameter_count(parameters: float) -> TransformerShape:
         if parameter_count(candidate) > parameters:
             break
     return best
+
+
+def sequence_tokens(shape: TransformerShape, seq_len: int) -> int:
+    """Tokens per sequence the model processes: a ViT's patches plus its class token (whatever
+    seq_len says), else `seq_len`."""
+    if shape.architecture is Architecture.vision_transformer:
+        return shape.patches + 1
+    return seq_len

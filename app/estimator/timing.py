@@ -28,7 +28,7 @@ from app.estimator.memory import (
     stage_parameter_count,
     weight_bytes_per_param,
 )
-from app.estimator.model import Architecture, TransformerShape
+from app.estimator.model import TransformerShape, sequence_tokens
 from app.estimator.units import GB, bytes_per_element
 from app.estimator.workload import Checkpointing, Optimizer, Precision, Task, Workload
 
@@ -152,14 +152,6 @@ class TrainingTime:
     pipeline_bubble_per_step_s: float
     optimizer_per_step_s: float
     efficiency_notes: tuple[str, ...] = ()
-
-
-def sequence_tokens(shape: TransformerShape, seq_len: int) -> int:
-    """Tokens per sequence the model processes: a ViT's patches plus its class token, else
-    `seq_len`."""
-    if shape.architecture is Architecture.vision_transformer:
-        return shape.patches + 1
-    return seq_len
 
 
 def _ops_for_training(shape: TransformerShape, workload: Workload, layout: Layout) -> list[Op]:
@@ -361,9 +353,7 @@ def training_step_time(
     bubble_slots = (layout.pipeline - 1) / workload.parallelism.virtual_stages
     pipeline_s = (micro_batches + bubble_slots) * per_micro
 
-    exposed = _data_parallel_comm_exposed_s(
-        shape, workload, layout, fabric, compute, micro_batches
-    )
+    exposed = _data_parallel_comm_exposed_s(shape, workload, layout, fabric, compute, micro_batches)
     optimizer_s = _optimizer_seconds(shape, workload, layout, gpu, eff)
     breakdown = micro_batch_time.scaled(micro_batches + bubble_slots)
     breakdown.communication_s += exposed + p2p * (micro_batches + bubble_slots)

@@ -50,7 +50,9 @@ def efficiency_for(
     data = catalog.efficiency
 
     def published_matmul(dtype: str) -> tuple[float | None, list[Any]]:
-        peak = spec.peak_tflops.get(dtype) or (spec.peak_tflops.get("fp16") if dtype == "bf16" else None)
+        peak = spec.peak_tflops.get(dtype) or (
+            spec.peak_tflops.get("fp16") if dtype == "bf16" else None
+        )
         rows = [m for m in data.matmul if m.covers(spec.id) and m.dtype == dtype]
         return (_median_fraction([m.achieved_tflops / peak for m in rows]) if peak else None), rows
 
@@ -64,9 +66,7 @@ def efficiency_for(
     )
     if matmul is None and bandwidth is None and fp8_matmul is None:
         return base
-    cited = "; ".join(
-        sorted({r.source.title for r in [*matmul_rows, *fp8_rows, *bandwidth_rows]})
-    )
+    cited = "; ".join(sorted({r.source.title for r in [*matmul_rows, *fp8_rows, *bandwidth_rows]}))
     return Efficiency(
         matmul_fraction=matmul or base.matmul_fraction,
         bandwidth_fraction=bandwidth or base.bandwidth_fraction,

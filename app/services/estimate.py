@@ -146,13 +146,12 @@ def gpu_spec(gpu: CatalogGpu, hardware: HardwareInput | None = None) -> GpuSpec:
 
 def check_hardware(gpu: CatalogGpu, hardware: HardwareInput) -> None:
     """Hardware inputs that only make sense against this GPU and count (422 naming the field)."""
-    if hardware.gpus_per_node is not None and hardware.count % hardware.gpus_per_node:
-        if hardware.count > hardware.gpus_per_node:
-            raise _invalid(
-                "hardware.gpus_per_node",
-                f"gpus_per_node ({hardware.gpus_per_node}) must divide hardware.count "
-                f"({hardware.count}): whole nodes only",
-            )
+    node = hardware.gpus_per_node
+    if node is not None and hardware.count > node and hardware.count % node:
+        raise _invalid(
+            "hardware.gpus_per_node",
+            f"gpus_per_node ({node}) must divide hardware.count ({hardware.count}): whole nodes only",
+        )
     if hardware.power_limit_w is not None and gpu.tdp_w:
         low = gpu.tdp_w / 3
         if not low <= hardware.power_limit_w <= gpu.tdp_w:
@@ -197,6 +196,14 @@ DEFAULT_ERROR_BAND = ErrorBand(
     memory_pct=10,
     basis="default until `gpu-advisor validate --write-error-band` has been run",
 )
+
+
+def training_time_scale(catalog: LoadedCatalog) -> float:
+    """Step-time factor = 1 / the throughput scale the leave-one-source-out validation fitted
+    for training throughput (1.0 where it did not lower the out-of-sample error)."""
+    band = catalog.error_band
+    record = band.families.get("training_throughput") if band else None
+    return 1.0 / record.scale if record else 1.0
 
 
 def estimate_family(workload: Workload) -> str:
@@ -280,8 +287,12 @@ def estimate_with(
     probe: ProbeEfficiency | None = None,
     error_band: ErrorBand | None = None,
     grid_kg_co2_per_kwh: float | None = None,
+    *,
+    calibrated: bool = True,
 ) -> Estimate:
-    """The estimator on a resolved model and catalog GPU; input errors become 422s."""
+    """The estimator on a resolved model and catalog GPU; input errors become 422s.
+    `calibrated=False` leaves out the validation's fitted step-time factor (the validation
+    itself scores the model without it and fits it leave-one-source-out)."""
     check_hardware(gpu, hardware)
     spec = gpu_spec(gpu, hardware)
     try:
@@ -295,6 +306,7 @@ def estimate_with(
         efficiency=efficiency_for(spec, workload.precision.value, catalog, probe),
         pricing=pricing_for(gpu, catalog, hardware.price_per_gpu_hour_usd),
         error_band=error_band or error_band_for(catalog, estimate_family(workload)),
+        training_time_scale=training_time_scale(catalog) if calibrated else 1.0,
         **({"grid_kg_co2_per_kwh": grid_kg_co2_per_kwh} if grid_kg_co2_per_kwh is not None else {}),
     )
     try:

@@ -26,8 +26,9 @@ from pydantic import ValidationError
 from app.config import PROJECT_ROOT
 from app.errors import AdvisorError
 from app.estimator.memory import ALLOCATOR_FRAGMENTATION
+from app.estimator.model import sequence_tokens
 from app.estimator.result import Estimate
-from app.estimator.timing import model_flops_per_token, sequence_tokens
+from app.estimator.timing import model_flops_per_token
 from app.estimator.workload import Workload
 from app.schemas.estimate import HardwareInput, ModelInput
 from app.services.catalog import LoadedCatalog
@@ -44,7 +45,9 @@ MEMORY_UNIT_TO_GB = {"GB": 1.0, "GiB": 2**30 / 1e9, "MiB": 2**20 / 1e6}
 FLAT_MFU = 0.5
 
 
-def load_rows(path: Path = VALIDATION_FILE, directory: Path = VALIDATION_DIR) -> list[dict[str, Any]]:
+def load_rows(
+    path: Path = VALIDATION_FILE, directory: Path = VALIDATION_DIR
+) -> list[dict[str, Any]]:
     """Every validation row: the original file, then each per-source file in name order."""
     rows = list(yaml.safe_load(path.read_text())["measurements"])
     if directory.is_dir():
@@ -259,9 +262,11 @@ def _metrics(
                 "per_gpu_tflops",
                 float(measured["per_gpu_tflops"]),
                 est.time.model_tflops_per_gpu,
-                None if flat is None else est.time.model_tflops_per_gpu * flat / max(
-                    est.time.per_gpu_tokens_per_second, 1e-12
-                ),
+                None
+                if flat is None
+                else est.time.model_tflops_per_gpu
+                * flat
+                / max(est.time.per_gpu_tokens_per_second, 1e-12),
             )
         )
     elif measured.get("mfu"):
@@ -306,7 +311,7 @@ def run_validation(
             gpu = catalog.gpu(hardware.gpu)
             if gpu is None:
                 raise AdvisorError(f"GPU {hardware.gpu} not in the catalog")
-            est = estimate_with(model, workload, gpu, hardware, catalog)
+            est = estimate_with(model, workload, gpu, hardware, catalog, calibrated=False)
             peak, _ = gpu_spec(gpu, hardware).peak_flops(workload.precision.value)
         except (AdvisorError, ValidationError, ValueError) as exc:
             message = exc.message if isinstance(exc, AdvisorError) else str(exc).splitlines()[0]
@@ -453,18 +458,29 @@ def score_families(report: ValidationReport) -> dict[str, FamilyScore]:
             per_fit_source: dict[str, tuple[int, float]] = {}
             for group in {f.group for f in fits}:
                 mine = [f for f in fits if f.group == group]
-                per_fit_source[group] = (len(mine), 100.0 * sum(f.correct for f in mine) / len(mine))
+                per_fit_source[group] = (
+                    len(mine),
+                    100.0 * sum(f.correct for f in mine) / len(mine),
+                )
             scores[family] = FamilyScore(
-                family, len(fits), len({f.group for f in fits}), None, None, None, None, 1.0,
-                None, 0, accuracy, per_fit_source,
+                family,
+                len(fits),
+                len({f.group for f in fits}),
+                None,
+                None,
+                None,
+                None,
+                1.0,
+                None,
+                0,
+                accuracy,
+                per_fit_source,
             )
             continue
         rows = [r for r in report.rows if r.family == family and r.predicted]
         raw = [abs(r.error_pct) for r in rows if r.error_pct is not None]
         loso = loso_errors(rows)
-        flat = [
-            abs(100.0 * (r.flat_rule - r.measured) / r.measured) for r in rows if r.flat_rule
-        ]
+        flat = [abs(100.0 * (r.flat_rule - r.measured) / r.measured) for r in rows if r.flat_rule]
         score = FamilyScore(
             family=family,
             rows=len(rows),
@@ -478,12 +494,12 @@ def score_families(report: ValidationReport) -> dict[str, FamilyScore]:
             flat_rows=len(flat),
         )
         for group in {r.group for r in rows}:
-            mine = [r for r in rows if r.group == group]
+            source_rows = [r for r in rows if r.group == group]
             errors = [
                 loso[f"{r.id}|{r.metric}"] if score.calibrate else abs(r.error_pct or 0.0)
-                for r in mine
+                for r in source_rows
             ]
-            score.per_source[group] = (len(mine), statistics.median(errors))
+            score.per_source[group] = (len(source_rows), statistics.median(errors))
         scores[family] = score
     return scores
 
@@ -580,14 +596,16 @@ def compare_llm_analysis(
                     continue
                 value *= factor if family != "memory" else 1.0
                 theirs.append(abs(100.0 * (value - r.measured) / r.measured))
-                ours.append(
-                    loso[f"{r.id}|{r.metric}"] if calibrate else abs(r.error_pct or 0.0)
-                )
+                ours.append(loso[f"{r.id}|{r.metric}"] if calibrate else abs(r.error_pct or 0.0))
             if theirs:
                 label = "llm-analysis" if family == "memory" else name
                 out.append(
                     BaselineComparison(
-                        family, label, len(theirs), statistics.median(theirs), statistics.median(ours)
+                        family,
+                        label,
+                        len(theirs),
+                        statistics.median(theirs),
+                        statistics.median(ours),
                     )
                 )
     return out
