@@ -66,8 +66,26 @@ def _op_precision(op: Op, precision: str) -> str:
     return precision
 
 
+# CPU time eager PyTorch spends to dispatch one kernel (Python, autograd, ATen dispatcher,
+# cudaLaunchKernel): 5-25 us per op along that chain (J. Lin, "From PyTorch op to kernel
+# launch", dispatch-chain table). Taken from one published end-to-end figure: Llama 3.1 8B
+# decode on an H100 SXM takes 8.4 ms eager and 5.1 ms as a CUDA graph (cloudai.pt, "CUDA Graphs
+# + torch.compile: 1.65x LLM decode speedup"); the eager step is CPU-bound and launches
+# ~ 1,230 kernels (flops.EAGER_KERNELS x 32 layers), so 8.4 ms / 1,230 = 7 us per kernel.
+EAGER_DISPATCH_S = 7e-6
+# Autograd launches about two kernels per forward kernel in the backward pass (input and
+# weight gradients for matmuls; the elementwise chain's derivatives).
+EAGER_BACKWARD_KERNELS = 2
+
+
 def op_time(
-    op: Op, gpu: GpuSpec, eff: Efficiency, precision: str, *, fp8_weight_cast: bool = False
+    op: Op,
+    gpu: GpuSpec,
+    eff: Efficiency,
+    precision: str,
+    *,
+    fp8_weight_cast: bool = False,
+    dispatch_s: float = 0.0,
 ) -> OpTime:
     """Time of one execution of `op` (a roofline with a fixed kernel overhead).
 
@@ -75,6 +93,9 @@ def op_time(
     "FlashAttention-2", sec. 3.1.1), so their work is half of the counted FLOPs.
     `fp8_weight_cast`: fp8 training casts the 16-bit weights and inputs of each fp8 matmul
     first (Transformer Engine); fp8 inference stores its weights in fp8 and casts nothing.
+    `dispatch_s`: eager runtimes launch each kernel from Python; the GPU cannot run the op
+    faster than the CPU issues its `op.kernels` kernels (CPU and GPU run asynchronously, so
+    the slower of the two sets the pace).
     """
     op_precision = _op_precision(op, precision)
     peak, used = gpu.peak_flops(op_precision)
@@ -92,7 +113,8 @@ def op_time(
     fixed = eff.overhead_s
     if op.kind is OpKind.elementwise and eff.memory_op_overhead_s is not None:
         fixed = eff.memory_op_overhead_s
-    return OpTime(fixed + max(compute, memory), compute, memory)
+    seconds = max(fixed + max(compute, memory), op.kernels * dispatch_s)
+    return OpTime(seconds, compute, memory)
 
 
 @dataclass
@@ -163,7 +185,7 @@ def _ops_for_training(shape: TransformerShape, workload: Workload, layout: Layou
         weight_bytes=weight_bytes_per_param(workload),
         flash=workload.flash_attention,
         tensor_parallel=layout.tensor,
-        fused=workload.fused_kernels,
+        fused=workload.uses_fused_kernels,
     )
 
 
@@ -181,8 +203,11 @@ def _micro_batch_compute(
     precision = workload.precision.value
     adapter = workload.is_adapter
     out = _MicroBatchCompute(PhaseTime(), PhaseTime(), PhaseTime())
+    dispatch = EAGER_DISPATCH_S if workload.runs_eager else 0.0
     for op in ops:
-        t = op_time(op, gpu, eff, precision, fp8_weight_cast=True)
+        gpu_t = op_time(op, gpu, eff, precision, fp8_weight_cast=True)
+        t = OpTime(max(gpu_t.seconds, op.kernels * dispatch), gpu_t.compute_s, gpu_t.memory_s)
+        floor = op.kernels * EAGER_BACKWARD_KERNELS * dispatch
         share = op.count / layout.pipeline if op.layer_op else op.count
         out.forward.add_op(t, share)
         if op.kind is OpKind.attention:
@@ -191,7 +216,9 @@ def _micro_batch_compute(
             bwd_factor = 1.0  # frozen base weights: input gradients only (adapters are tiny)
         else:
             bwd_factor = 2.0
-        out.backward.add_op(t, share * bwd_factor)
+        gpu_backward = gpu_t.seconds * bwd_factor
+        backward = OpTime(max(gpu_backward, floor), t.compute_s, t.memory_s)
+        out.backward.add_op(backward, share)
         if op.layer_op and (
             workload.activation_checkpointing is Checkpointing.full
             or (
@@ -426,6 +453,7 @@ def inference_time(
 
     kv = kv_bytes_per_element(workload)
     fabric = gpu.fabric(layout.count, eff.allreduce_fraction)
+    dispatch = EAGER_DISPATCH_S if workload.runs_eager else 0.0
 
     def run(batch: int, seq: int, kv_len: int | None, logits_tokens: int | None) -> PhaseTime:
         phase = PhaseTime()
@@ -440,9 +468,9 @@ def inference_time(
             logits_tokens=logits_tokens,
             kv_len=kv_len,
             kv_bytes=kv,
-            fused=workload.fused_kernels,
+            fused=workload.uses_fused_kernels,
         ):
-            phase.add_op(op_time(op, gpu, eff, compute_precision), op.count)
+            phase.add_op(op_time(op, gpu, eff, compute_precision, dispatch_s=dispatch), op.count)
         if t > 1:
             phase.communication_s += (
                 2

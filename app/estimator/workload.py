@@ -132,6 +132,13 @@ class Workload(BaseModel):
     )
     lora: LoraConfig | None = None
     inference: InferenceConfig | None = None
+    runtime: Literal["compiled", "eager"] | None = Field(
+        default=None,
+        description="compiled: fused kernels replayed without per-op Python dispatch (Megatron/"
+        "NeMo, torchtitan with torch.compile, MaxText, TensorRT-LLM, vLLM with CUDA graphs); "
+        "eager: one PyTorch op at a time (Hugging Face Trainer, plain generate loops), where "
+        "per-kernel dispatch bounds small ops. Default: compiled if fused_kernels, else eager.",
+    )
     reduce_dtype: Literal["fp32", "bf16", "fp16"] | None = Field(
         default=None,
         description="Gradient reduction format across data-parallel ranks; default fp32 for "
@@ -147,6 +154,16 @@ class Workload(BaseModel):
         if (self.samples is None) != (self.epochs is None) and self.samples is None:
             raise ValueError("epochs needs samples (the dataset size)")
         return self
+
+    @property
+    def uses_fused_kernels(self) -> bool:
+        """Norms, activations and rotary steps fused (a compiled runtime implies it)."""
+        return self.fused_kernels or self.runtime == "compiled"
+
+    @property
+    def runs_eager(self) -> bool:
+        """Every op dispatched from Python one at a time."""
+        return self.runtime == "eager" or (self.runtime is None and not self.fused_kernels)
 
     @property
     def mixed_precision(self) -> bool:

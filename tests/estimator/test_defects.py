@@ -83,7 +83,7 @@ def test_fp8_70b_decode_at_batch_1_is_near_the_memory_bound() -> None:
     result = estimate(
         ModelDescription("70b", shape),
         Workload(
-            task="inference", precision="fp8",
+            task="inference", precision="fp8", runtime="compiled",
             inference={"batch": 1, "prompt_tokens": 128, "output_tokens": 128},
         ),
         EstimateContext(gpu=gpu, count=1, efficiency=default_efficiency(gpu)),
@@ -143,3 +143,16 @@ def test_training_breakdown_adds_up_to_the_step() -> None:
     )
     parts = result.time.breakdown_seconds
     assert sum(parts.values()) == pytest.approx(result.time.step_seconds, rel=1e-9)
+
+
+def test_eager_runtime_cannot_run_ops_faster_than_python_dispatches_their_kernels() -> None:
+    """An eager RMSNorm on one token launches 7 kernels at 7 us of CPU dispatch each: 49 us,
+    however little the GPU has to do (its roofline time is 6 us + bytes / bandwidth)."""
+    shape = SHAPE.model_copy(update={"norm": "rmsnorm"})
+    ops = block_ops(shape, batch=1, seq_len=1, act_bytes=2, weight_bytes=2, flash=True, fused=False)
+    norm = _op(ops, "norm_attn")
+    assert norm.kernels == 7
+    eff = default_efficiency(H100)
+    assert op_time(norm, H100, eff, "bf16", dispatch_s=7e-6).seconds == pytest.approx(49e-6)
+    gpu_only = op_time(norm, H100, eff, "bf16")
+    assert gpu_only.seconds == pytest.approx(6e-6 + 1024 * 20 * 2 / (3350e9 * 0.85))
