@@ -281,7 +281,7 @@ def cost_and_energy(
     )
     if price is None:
         warnings.append(f"no price in the catalog for {gpu.name}: cost not estimated")
-    kwh = energy_kwh(count, gpu.tdp_w, total_s)
+    kwh = energy_kwh(count, gpu.board_power_w, total_s)
     energy = EnergyResult(
         kwh=kwh,
         co2_kg=co2_kg(kwh, ctx.grid_kg_co2_per_kwh),
@@ -300,7 +300,7 @@ def hardware_assumptions(
     ctx: EstimateContext,
 ) -> list[str]:
     """The hardware-side basis every estimate states."""
-    return [
+    lines = [
         f"efficiency: {eff.source} (matmul {eff.matmul_fraction:.0%} of dense peak, memory "
         f"bandwidth {eff.bandwidth_fraction:.0%}, attention {eff.attention_fraction:.0%}, "
         f"{eff.overhead_s * 1e6:.0f} us per kernel)",
@@ -308,10 +308,23 @@ def hardware_assumptions(
         f"{gpu.memory_bandwidth_gb_s:,.0f} GB/s, {gpu.memory_gb:g} GiB (capacity {memory.capacity_gb:.1f} GB)",
         f"layout: {layout.data} data x {layout.tensor} tensor x {layout.pipeline} pipeline, "
         f"ZeRO stage {layout.zero_stage}",
-        f"links: {gpu.intra_node_link_gb_s(min(layout.count, 8)):.0f} GB/s per direction inside a node, "
-        f"{gpu.inter_node_link_gb_s:.1f} GB/s per GPU between nodes",
-        f"energy: board power {gpu.tdp_w:g} W at full load; CO2 at {ctx.grid_kg_co2_per_kwh} kg/kWh",
+        f"links: {gpu.node_size(layout.count)} GPUs per node"
+        + ("" if gpu.gpus_per_node else " (default for the GPU class)")
+        + f", {gpu.intra_node_link_gb_s(gpu.node_size(layout.count)):.0f} GB/s per direction inside "
+        f"a node, {gpu.network_gb_s_per_gpu * 8:.0f} Gb/s network per GPU between nodes"
+        + (
+            ""
+            if gpu.network_gbps_per_gpu or gpu.scale_out_gb_s
+            else " (default for the GPU class: one NIC per GPU as DGX/HGX systems ship)"
+        ),
+        f"energy: board power {gpu.board_power_w:g} W at full load; CO2 at {ctx.grid_kg_co2_per_kwh} kg/kWh",
     ]
+    if gpu.clock_derate < 1.0:
+        lines.append(
+            f"power cap {gpu.board_power_w:g} W of {gpu.tdp_w:g} W: sustained clock and matrix "
+            f"throughput x{gpu.clock_derate:.2f} (dynamic power ~ f^3, 10% static share)"
+        )
+    return lines
 
 
 @dataclass
@@ -344,6 +357,27 @@ def _check_inputs(
             "workload.global_batch",
             f"global_batch ({workload.global_batch}) must be a multiple of micro_batch x data-parallel "
             f"ranks ({workload.micro_batch} x {layout.data})",
+        )
+    if workload.attention == "flash" and workload.precision.value in ("fp32", "tf32"):
+        raise EstimateInputError(
+            "workload.attention",
+            f"attention 'flash' runs in fp16/bf16 only (FlashAttention-2); with precision "
+            f"{workload.precision.value} use 'sdpa' or 'eager'",
+        )
+    if (
+        workload.attention == "flash"
+        and gpu.vendor == "nvidia"
+        and gpu.architecture
+        in (
+            "Volta",
+            "Turing",
+            "Pascal",
+        )
+    ):
+        raise EstimateInputError(
+            "workload.attention",
+            f"attention 'flash' (FlashAttention-2) needs an Ampere or newer NVIDIA GPU; "
+            f"{gpu.name} is {gpu.architecture}: use 'sdpa' or 'eager'",
         )
     warnings: list[str] = []
     precision = workload.precision.value
@@ -462,7 +496,7 @@ def _training_part(
         seq_len=seq,
         act_bytes=activation_bytes_per_element(workload.precision),
         weight_bytes=2,
-        flash=workload.flash_attention,
+        flash=workload.fused_attention,
     )
     # Adapter training skips the frozen weights' gradient matmuls: forward + input gradients
     # = 2/3 of full training (Hu et al. 2021, LoRA, sec. 4.2).
@@ -545,7 +579,7 @@ def estimate(
         assumptions.append(
             "activations in "
             + ("fp32" if activation_bytes_per_element(workload.precision) == 4 else "16-bit")
-            + (", flash attention" if workload.flash_attention else ", unfused attention")
+            + (", flash attention" if workload.fused_attention else ", unfused attention")
             + f", checkpointing {workload.activation_checkpointing.value}, "
             + (f"dropout {workload.dropout:g}" if workload.dropout else "no dropout")
         )

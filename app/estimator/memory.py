@@ -233,7 +233,7 @@ def block_activation_bytes_per_token(
     h, f = shape.hidden_size, shape.ffn
     norms = (2 + shape.extra_norms_per_layer + (1 if cross_attention else 0)) * h * a
     attention = (h + 2 * shape.q_dim + 2 * shape.kv_dim) * a
-    if workload.flash_attention:
+    if workload.fused_attention:
         attention += shape.heads * 4.0
     else:
         attention += shape.heads * seq_len * a
@@ -241,7 +241,7 @@ def block_activation_bytes_per_token(
         # Korthikanti et al.'s dropout terms: a 1-byte mask after attention and after the MLP,
         # and on the attention probabilities (mask + dropped copy) unless the kernel is fused.
         attention += h * 1.0
-        if not workload.flash_attention:
+        if not workload.fused_attention:
             attention += shape.heads * seq_len * (1.0 + a)
     if cross_attention:
         attention *= 2
@@ -283,7 +283,7 @@ def activation_memory(shape: TransformerShape, workload: Workload, layout: Layou
         # Keep each block's input; recompute one block at a time in the backward pass.
         stored = layers_held * tokens * shape.hidden_size * a / t
         stored += tokens * per_token  # the block being recomputed
-    elif checkpointing is Checkpointing.selective and not workload.flash_attention:
+    elif checkpointing is Checkpointing.selective and not workload.fused_attention:
         # Drop the s x s softmax output and recompute it (Korthikanti et al. 2022, sec. 4.1).
         stored = tokens * (block_total - layers_held * shape.heads * seq * a / t)
     else:
@@ -335,7 +335,7 @@ def inference_activation_bytes(
     widest = max(shape.q_dim + 2 * shape.kv_dim, up_width) / layout.tensor
     scores = (
         0.0
-        if workload.flash_attention
+        if workload.fused_attention
         else shape.heads * inference.prompt_tokens * a / layout.tensor
     )
     working = tokens * ((2 * shape.hidden_size + widest) * a + scores)

@@ -183,7 +183,7 @@ def _ops_for_training(shape: TransformerShape, workload: Workload, layout: Layou
         seq_len=sequence_tokens(shape, workload.seq_len),
         act_bytes=activation_bytes_per_element(workload.precision),
         weight_bytes=weight_bytes_per_param(workload),
-        flash=workload.flash_attention,
+        flash=workload.fused_attention,
         tensor_parallel=layout.tensor,
         fused=workload.uses_fused_kernels,
     )
@@ -463,7 +463,7 @@ def inference_time(
             seq_len=seq,
             act_bytes=a,
             weight_bytes=w,
-            flash=workload.flash_attention,
+            flash=workload.fused_attention,
             tensor_parallel=t,
             logits_tokens=logits_tokens,
             kv_len=kv_len,

@@ -132,6 +132,13 @@ class Workload(BaseModel):
     )
     lora: LoraConfig | None = None
     inference: InferenceConfig | None = None
+    attention: Literal["flash", "sdpa", "eager"] | None = Field(
+        default=None,
+        description="Attention implementation: flash (FlashAttention-2/3, fp16/bf16, Ampere or "
+        "newer), sdpa (PyTorch scaled_dot_product_attention: a fused memory-efficient kernel), "
+        "eager (scores and probabilities stored, Hugging Face 'eager'). Default: "
+        "flash_attention's value (fused).",
+    )
     runtime: Literal["compiled", "eager"] | None = Field(
         default=None,
         description="compiled: fused kernels replayed without per-op Python dispatch (Megatron/"
@@ -154,6 +161,13 @@ class Workload(BaseModel):
         if (self.samples is None) != (self.epochs is None) and self.samples is None:
             raise ValueError("epochs needs samples (the dataset size)")
         return self
+
+    @property
+    def fused_attention(self) -> bool:
+        """Attention that never stores the s x s scores (flash or sdpa's fused kernels)."""
+        if self.attention is not None:
+            return self.attention != "eager"
+        return self.flash_attention
 
     @property
     def uses_fused_kernels(self) -> bool:

@@ -309,6 +309,12 @@ def estimate_with(
         training_time_scale=training_time_scale(catalog) if calibrated else 1.0,
         **({"grid_kg_co2_per_kwh": grid_kg_co2_per_kwh} if grid_kg_co2_per_kwh is not None else {}),
     )
+    if isinstance(model, CompiledModel) and workload.attention is not None:
+        raise _invalid(
+            "workload.attention",
+            f"{model.name} has no attention layers: workload.attention applies to transformer "
+            "models only (leave it out)",
+        )
     try:
         if isinstance(model, CompiledModel):
             result = estimate_compiled(model, workload, ctx)

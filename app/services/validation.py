@@ -145,19 +145,12 @@ def _memory_as(est: Estimate, kind: str) -> float:
     """Our memory in the sense the source measured it: `allocated` (live tensors, PyTorch's
     max_memory_allocated), `reserved` (plus the caching allocator's slack), or `device` (plus the
     CUDA context and communicator buffers: what nvidia-smi shows)."""
-    parts = est.memory.per_gpu_bytes
-    tensors = (
-        parts.weights
-        + parts.gradients
-        + parts.optimizer_states
-        + parts.activations
-        + parts.kv_cache
-    )
+    allocated = est.memory.allocated_peak_gb
     if kind == "allocated":
-        return tensors / 1e9
+        return allocated
     if kind == "reserved":
-        return tensors * (1 + ALLOCATOR_FRAGMENTATION) / 1e9
-    return est.memory.total_per_gpu_gb
+        return allocated * (1 + ALLOCATOR_FRAGMENTATION)
+    return est.memory.device_used_gb
 
 
 _TIME_FAMILY = {

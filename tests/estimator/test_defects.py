@@ -156,3 +156,25 @@ def test_eager_runtime_cannot_run_ops_faster_than_python_dispatches_their_kernel
     assert op_time(norm, H100, eff, "bf16", dispatch_s=7e-6).seconds == pytest.approx(49e-6)
     gpu_only = op_time(norm, H100, eff, "bf16")
     assert gpu_only.seconds == pytest.approx(6e-6 + 1024 * 20 * 2 / (3350e9 * 0.85))
+
+
+def test_a_power_cap_derates_the_matrix_peak_by_the_cube_root_of_dynamic_power() -> None:
+    """500 W cap on a 700 W H100, 70 W static: (430 / 630)^(1/3) = 0.88046 of 989.4 TFLOP/s."""
+    from dataclasses import replace
+
+    capped = replace(H100, power_limit_w=500)
+    peak, _ = capped.peak_flops("bf16")
+    assert capped.clock_derate == pytest.approx((430 / 630) ** (1 / 3))
+    assert peak == pytest.approx(989.4e12 * 0.880459, rel=1e-5)
+    assert replace(H100, power_limit_w=700).clock_derate == 1.0
+
+
+def test_hierarchical_bus_bandwidth_across_nodes() -> None:
+    """16 H100s in two nodes, 400 Gb/s per GPU: a data-parallel group with 8 members per node
+    reaches 8 x 50 = 400 GB/s (capped by NVLink's 450 x 0.77 = 346.5); one member per node
+    (tensor parallel 8 inside) only its own NIC's 50 GB/s."""
+    fabric = H100.fabric(16, 0.77)
+    assert fabric.gpus_per_node == 8
+    assert fabric.bus_gb_s(16, 8) == pytest.approx(346.5)
+    assert fabric.bus_gb_s(2, 1) == pytest.approx(50.0)
+    assert fabric.bus_gb_s(8, 8) == pytest.approx(346.5)
