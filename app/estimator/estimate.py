@@ -35,7 +35,6 @@ from app.estimator.result import (
 from app.estimator.timing import (
     PhaseTime,
     inference_time,
-    model_flops_per_token,
     training_step_time,
 )
 from app.estimator.units import GB
@@ -526,7 +525,7 @@ def _training_part(
         step_s=step_s,
         total_s=steps * step_s,
         tokens_per_s=tokens_per_s,
-        mfu=work * model_flops_per_token(shape, seq) * tokens_per_s / (layout.count * peak),
+        mfu=work * training_flops(ops) / seq * tokens_per_s / (layout.count * peak),
         flops_per_token=flops_per_token,
         total_flops=flops_per_token * total_tokens,
         steps=steps,
