@@ -221,6 +221,33 @@ class Efficiency:
             return self.fp8_matmul_fraction
         return self.matmul_fraction
 
+    def measured_gemm_tflops(self, m: int, n: int, k: int, dtype: str) -> float | None:
+        """Achieved TFLOP/s of the measured GEMM (probes' size sweep of this GPU model) nearest
+        in shape to m x n x k (distance: sum of |log| ratios of the three dimensions); None
+        without a sweep in `dtype`."""
+        points = [p for p in self.gemm_sweep if p.dtype == dtype]
+        if not points or min(m, n, k) <= 0:
+            return None
+
+        def distance(p: GemmPoint) -> float:
+            return abs(math.log(p.m / m)) + abs(math.log(p.n / n)) + abs(math.log(p.k / k))
+
+        return min(points, key=distance).achieved_tflops
+
+    def measured_attention_tflops(self, seq_len: int, head_dim: int, dtype: str) -> float | None:
+        """Achieved TFLOP/s of the measured fused attention nearest in sequence length and head
+        dimension; None without fused points in `dtype`."""
+        points = [
+            p for p in self.attention_sweep if p.dtype == dtype and p.implementation == "fused"
+        ]
+        if not points or seq_len <= 0 or head_dim <= 0:
+            return None
+
+        def distance(p: AttentionPoint) -> float:
+            return abs(math.log(p.seq_len / seq_len)) + abs(math.log(p.head_dim / head_dim))
+
+        return min(points, key=distance).achieved_tflops
+
     def __post_init__(self) -> None:
         for name in (
             "matmul_fraction",

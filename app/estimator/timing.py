@@ -29,7 +29,7 @@ from app.estimator.memory import (
     weight_bytes_per_param,
 )
 from app.estimator.model import TransformerShape, sequence_tokens
-from app.estimator.units import GB, bytes_per_element
+from app.estimator.units import GB, TERA, bytes_per_element
 from app.estimator.workload import Checkpointing, Optimizer, Precision, Task, Workload
 
 # Fixed start-up time of one collective (NCCL's per-call latency is tens of microseconds for
@@ -100,15 +100,25 @@ def op_time(
     op_precision = _op_precision(op, precision)
     peak, used = gpu.peak_flops(op_precision)
     memory_bytes = op.bytes
+    measured_tflops = None
     if op.kind is OpKind.matmul:
+        measured_tflops = eff.measured_gemm_tflops(op.m, op.n, op.k, used)
+    elif op.kind is OpKind.attention:
+        measured_tflops = eff.measured_attention_tflops(op.m, op.k, used)
+    if measured_tflops is not None:
+        # This GPU model's own size sweep (probes), at the power cap's clock.
+        compute = op.flops / (measured_tflops * TERA * gpu.clock_derate)
+        if op.kind is OpKind.attention and op.causal:
+            compute /= 2
+    elif op.kind is OpKind.matmul:
         compute = op.flops / (peak * eff.matmul_fraction_for(used))
-        if fp8_weight_cast and op.weight_elements and used == "fp8":
-            memory_bytes += (op.m * op.k + op.weight_elements) * FP8_CAST_BYTES_PER_ELEMENT
     elif op.kind is OpKind.attention:
         work = op.flops / 2 if op.causal else op.flops
         compute = work / (peak * eff.attention_fraction)
     else:
         compute = 0.0
+    if op.kind is OpKind.matmul and fp8_weight_cast and op.weight_elements and used == "fp8":
+        memory_bytes += (op.m * op.k + op.weight_elements) * FP8_CAST_BYTES_PER_ELEMENT
     memory = memory_bytes / (gpu.bandwidth_bytes_s * eff.bandwidth_fraction)
     fixed = eff.overhead_s
     if op.kind is OpKind.elementwise and eff.memory_op_overhead_s is not None:

@@ -178,3 +178,36 @@ def test_hierarchical_bus_bandwidth_across_nodes() -> None:
     assert fabric.bus_gb_s(16, 8) == pytest.approx(346.5)
     assert fabric.bus_gb_s(2, 1) == pytest.approx(50.0)
     assert fabric.bus_gb_s(8, 8) == pytest.approx(346.5)
+
+
+def test_a_measured_gemm_sweep_sets_the_matmul_rate_by_nearest_shape() -> None:
+    """With the probes' sweep present, a 4096 x 12288 x 4096 bf16 GEMM runs at the nearest
+    measured point's 600 TFLOP/s (not 0.80 of 989.4), and causal fused attention at its
+    measured rate on half the counted FLOPs."""
+    from dataclasses import replace
+
+    from app.estimator.hardware import AttentionPoint, GemmPoint
+
+    eff = replace(
+        default_efficiency(H100),
+        gemm_sweep=(
+            GemmPoint(1024, 1024, 1024, "bf16", 300.0),
+            GemmPoint(4096, 8192, 4096, "bf16", 600.0),
+        ),
+        attention_sweep=(
+            AttentionPoint(2048, 128, "bf16", "fused", 400.0),
+            AttentionPoint(2048, 128, "bf16", "unfused", 100.0),
+        ),
+    )
+    ops = block_ops(
+        SHAPE.model_copy(update={"hidden_size": 4096, "heads": 32, "ffn_hidden_size": 12288}),
+        batch=2, seq_len=2048, act_bytes=2, weight_bytes=2, flash=True,
+    )  # fmt: skip
+    up = _op(ops, "mlp_up")
+    assert (up.m, up.n, up.k) == (4096, 12288, 4096)
+    assert op_time(up, H100, eff, "bf16").compute_s == pytest.approx(up.flops / 600e12)
+    attention = _op(ops, "attention")
+    assert attention.causal
+    assert op_time(attention, H100, eff, "bf16").compute_s == pytest.approx(
+        attention.flops / 2 / 400e12
+    )
