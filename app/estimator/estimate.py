@@ -97,7 +97,14 @@ def make_layout(shape: TransformerShape, count: int, parallelism: Parallelism) -
             "workload.parallelism.pipeline",
             f"pipeline stages ({p}) cannot exceed the layers ({shape.total_layers})",
         )
-    return Layout(count=count, tensor=t, pipeline=p, zero_stage=parallelism.zero_stage)
+    data, ep = count // (t * p), parallelism.expert
+    if ep > 1 and (data % ep or not shape.is_moe or shape.experts % ep):
+        raise EstimateInputError(
+            "workload.parallelism.expert",
+            f"expert parallel degree ({ep}) must divide the data-parallel ranks ({data}) and the "
+            f"experts ({shape.experts}) of a mixture-of-experts model",
+        )
+    return Layout(count=count, tensor=t, pipeline=p, zero_stage=parallelism.zero_stage, expert=ep)
 
 
 def _fits(shape: TransformerShape, workload: Workload, layout: Layout, capacity: float) -> bool:
@@ -507,6 +514,7 @@ def _training_part(
         "backward_s": tt.backward_per_micro_batch_s * per_step,
         "recompute_s": tt.recompute_per_micro_batch_s * per_step,
         "tensor_parallel_comm_s": tt.tensor_comm_per_micro_batch_s * per_step,
+        "expert_all_to_all_s": tt.expert_comm_per_micro_batch_s * per_step,
         "data_parallel_comm_exposed_s": tt.data_comm_exposed_per_step_s,
         "pipeline_bubble_s": tt.pipeline_bubble_per_step_s,
         "optimizer_s": tt.optimizer_per_step_s,
@@ -598,6 +606,7 @@ def estimate(
                 "tensor": layout.tensor,
                 "pipeline": layout.pipeline,
                 "zero_stage": layout.zero_stage,
+                "expert": layout.expert,
             },
         ),
         memory=memory,

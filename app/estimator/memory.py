@@ -16,6 +16,7 @@ from app.estimator.model import (
     TransformerShape,
     block_params,
     embedding_params,
+    expert_parameter_count,
     head_params,
     linear_layer_shapes,
     parameter_count,
@@ -52,6 +53,7 @@ class Layout:
     tensor: int
     pipeline: int
     zero_stage: int
+    expert: int = 1  # expert-parallel degree, within the data-parallel ranks
 
     @property
     def data(self) -> int:
@@ -161,6 +163,11 @@ def parameter_memory(
     model_split = layout.tensor
     stage_params = stage_parameter_count(shape, layout.pipeline)
     share = stage_params / (parameter_count(shape) * model_split)  # this GPU's share of weights
+    if layout.expert > 1:
+        # Expert parallelism: each GPU keeps experts / ep of the expert MLPs (GShard, Lepikhin
+        # et al. 2020), so its share shrinks by the experts it does not hold.
+        experts_dropped = expert_parameter_count(shape) * (1 - 1 / layout.expert)
+        share *= 1 - experts_dropped / parameter_count(shape)
     dp = layout.data
     zero = layout.zero_stage
     total_params = float(parameter_count(shape))

@@ -16,6 +16,7 @@ from app.estimator.collectives import (
     Fabric,
     all_gather_s,
     all_reduce_s,
+    all_to_all_s,
     reduce_scatter_s,
 )
 from app.estimator.flops import SELECTIVE_RECOMPUTE, Op, OpKind, model_ops
@@ -180,6 +181,7 @@ class TrainingTime:
     backward_per_micro_batch_s: float
     recompute_per_micro_batch_s: float
     tensor_comm_per_micro_batch_s: float
+    expert_comm_per_micro_batch_s: float
     data_comm_exposed_per_step_s: float
     pipeline_bubble_per_step_s: float
     optimizer_per_step_s: float
@@ -268,6 +270,25 @@ def _tensor_comm_per_micro_batch_s(
     if workload.parallelism.overlap_tensor_comm:
         comm *= COMM_SM_SHARE  # overlapped with the neighbouring matmuls: only SMs are lost
     return comm
+
+
+def _expert_all_to_all_per_micro_batch_s(
+    shape: TransformerShape, workload: Workload, layout: Layout, fabric: Fabric
+) -> float:
+    """Expert parallelism: each MoE layer sends every routed token's activations to its
+    experts' GPUs and back (dispatch + combine), in the forward and again in the backward:
+    4 all-to-alls of tokens x experts_per_token x hidden per layer (GShard, Lepikhin et al.
+    2020, sec. 2.2). Taken as not overlapped with compute (an assumption: overlapping needs
+    schedules like DeepSeek-V3's DualPipe)."""
+    ep = layout.expert
+    if ep <= 1 or not shape.is_moe:
+        return 0.0
+    a = activation_bytes_per_element(workload.precision)
+    tokens = workload.micro_batch * sequence_tokens(shape, workload.seq_len)
+    sent = tokens * shape.experts_per_token * shape.hidden_size * a / layout.tensor
+    members = max(1, min(ep, fabric.gpus_per_node // layout.tensor))
+    per_layer = 4 * all_to_all_s(sent, ep, members, fabric)
+    return per_layer * shape.total_layers / layout.pipeline
 
 
 def _pipeline_p2p_per_micro_batch_s(
@@ -378,8 +399,9 @@ def training_step_time(
         compute.forward.memory_s += dequant
         compute.backward.memory_s += dequant
     tensor_comm = _tensor_comm_per_micro_batch_s(shape, workload, layout, fabric)
+    expert_comm = _expert_all_to_all_per_micro_batch_s(shape, workload, layout, fabric)
     micro_batch_time = compute.forward.plus(compute.backward).plus(compute.recompute)
-    micro_batch_time.communication_s += tensor_comm
+    micro_batch_time.communication_s += tensor_comm + expert_comm
 
     global_batch = workload.global_batch or workload.micro_batch * layout.data
     micro_batches = max(1, round(global_batch / (workload.micro_batch * layout.data)))
@@ -404,6 +426,7 @@ def training_step_time(
         backward_per_micro_batch_s=compute.backward.total_s,
         recompute_per_micro_batch_s=compute.recompute.total_s,
         tensor_comm_per_micro_batch_s=tensor_comm,
+        expert_comm_per_micro_batch_s=expert_comm,
         data_comm_exposed_per_step_s=exposed,
         pipeline_bubble_per_step_s=bubble_slots * per_micro,
         optimizer_per_step_s=optimizer_s,

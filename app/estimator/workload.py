@@ -52,6 +52,14 @@ class Parallelism(BaseModel):
         le=128,
         description="Model chunks per pipeline stage (interleaved 1F1B); the bubble shrinks by this factor.",
     )
+    expert: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="Expert-parallel degree (MoE): the experts are split over this many "
+        "data-parallel ranks, which exchange tokens by all-to-all; must divide the data-parallel "
+        "ranks and the experts.",
+    )
     overlap_tensor_comm: bool = Field(
         default=False,
         description="Tensor-parallel collectives overlapped with matmuls (Megatron --tp-comm-overlap).",

@@ -211,3 +211,34 @@ def test_a_measured_gemm_sweep_sets_the_matmul_rate_by_nearest_shape() -> None:
     assert op_time(attention, H100, eff, "bf16").compute_s == pytest.approx(
         attention.flops / 2 / 400e12
     )
+
+
+def test_expert_parallelism_splits_the_experts_and_pays_all_to_all() -> None:
+    """8 experts of 2 x 1024 x 2048 (+ gate) per layer over 4 expert-parallel ranks: each GPU
+    keeps 2 of them; tokens travel by 4 all-to-alls per MoE layer."""
+    moe = SHAPE.model_copy(
+        update={"experts": 8, "experts_per_token": 2, "ffn_hidden_size": 2048, "gated_ffn": True}
+    )
+    workload = Workload(micro_batch=1, seq_len=1024, parallelism={"expert": 4, "zero_stage": 1})
+    ctx = EstimateContext(gpu=H100, count=8, efficiency=default_efficiency(H100))
+    with_ep = estimate(ModelDescription("moe", moe), workload, ctx)
+    without = estimate(
+        ModelDescription("moe", moe),
+        Workload(micro_batch=1, seq_len=1024, parallelism={"zero_stage": 1}),
+        ctx,
+    )
+    expert_bytes = 2 * 8 * 3 * 1024 * 2048 * 2  # layers x experts x 3 matrices x bf16
+    saved = without.memory.per_gpu_bytes.weights - with_ep.memory.per_gpu_bytes.weights
+    assert saved == pytest.approx(expert_bytes * (1 - 1 / 4))
+    assert with_ep.time.breakdown_seconds["expert_all_to_all_s"] > 0
+    assert with_ep.hardware.layout["expert"] == 4
+
+
+def test_an_expert_degree_that_does_not_divide_is_refused() -> None:
+    from app.estimator.estimate import EstimateInputError
+
+    workload = Workload(parallelism={"expert": 3})
+    ctx = EstimateContext(gpu=H100, count=8, efficiency=default_efficiency(H100))
+    with pytest.raises(EstimateInputError) as err:
+        estimate(ModelDescription("dense", SHAPE), workload, ctx)
+    assert err.value.field == "workload.parallelism.expert"
