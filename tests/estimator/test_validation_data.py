@@ -144,3 +144,26 @@ def test_memory_figures_state_their_unit_and_what_they_count(
         return
     assert row.get("peak_memory_unit") in MEMORY_UNITS, row["id"]
     assert row.get("peak_memory_kind") in MEMORY_KINDS, row["id"]
+
+
+def _group(row: dict[str, Any]) -> str:
+    """Leave-one-source-out group: `source_group`, else the source URL without its fragment."""
+    return str(row.get("source_group") or row["source"]["url"].split("#")[0])
+
+
+def test_the_whole_set_has_at_least_120_rows_from_20_sources() -> None:
+    rows = _rows(OLD_FILE) + [row for _, row in NEW_ROWS]
+    assert len(rows) >= 120
+    assert len({_group(row) for row in rows}) >= 20
+
+
+@pytest.mark.parametrize(("name", "row"), NEW_ROWS, ids=ROW_IDS)
+def test_figures_are_numbers_not_strings(name: str, row: dict[str, Any]) -> None:
+    """PyYAML reads `2.0e12` (no sign in the exponent) as a string; write `2.0e+12`."""
+    for key, value in row["measured"].items():
+        assert isinstance(value, (int, float)), (row["id"], key, value)
+    for key in ("tokens", "seq_len", "micro_batch", "global_batch"):
+        value = row["workload"].get(key)
+        assert value is None or isinstance(value, (int, float)), (row["id"], key, value)
+    if "inferred" in row:
+        assert isinstance(row["inferred"], str), row["id"]
