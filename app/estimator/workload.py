@@ -168,6 +168,10 @@ class Workload(BaseModel):
             )
         if (self.samples is None) != (self.epochs is None) and self.samples is None:
             raise ValueError("epochs needs samples (the dataset size)")
+        if self.task is Task.qlora and "activation_checkpointing" not in self.model_fields_set:
+            # QLoRA as PEFT runs it: prepare_model_for_kbit_training turns gradient
+            # checkpointing on unless told otherwise (use_gradient_checkpointing=True).
+            self.activation_checkpointing = Checkpointing.full
         return self
 
     @property

@@ -242,3 +242,12 @@ def test_an_expert_degree_that_does_not_divide_is_refused() -> None:
     with pytest.raises(EstimateInputError) as err:
         estimate(ModelDescription("dense", SHAPE), workload, ctx)
     assert err.value.field == "workload.parallelism.expert"
+
+
+def test_qlora_checkpoints_activations_unless_told_otherwise() -> None:
+    """PEFT's prepare_model_for_kbit_training turns gradient checkpointing on by default."""
+    assert Workload(task="qlora").activation_checkpointing == "full"
+    assert (
+        Workload(task="qlora", activation_checkpointing="none").activation_checkpointing == "none"
+    )
+    assert Workload(task="lora").activation_checkpointing == "none"
