@@ -525,6 +525,10 @@ def _training_part(
             f"step time x {ctx.training_time_scale:.3f}: the end-to-end factor fitted on "
             "published runs (leave-one-source-out validation, catalog/error_bands.yaml)"
         )
+    if workload.task is Task.qlora and "activation_checkpointing" not in workload.model_fields_set:
+        part_assumptions.append(
+            "QLoRA with gradient checkpointing (PEFT's prepare_model_for_kbit_training default)"
+        )
     if workload.global_batch is None:
         part_assumptions.append(
             f"global_batch = micro_batch x data-parallel ranks = {tt.global_batch} (no gradient accumulation)"
