@@ -375,6 +375,13 @@ def validate_command(
             f"{pct(sc.flat_median_pct)} on {sc.flat_rows}" if sc.flat_rows else "—",
         )
     console.print(summary)
+    for family, sc in scores.items():
+        flat, ours = sc.flat_median_pct, sc.median_pct
+        if flat is not None and ours is not None and flat < ours:
+            console.print(
+                f"[bold]{family}: the flat 0.5-MFU rule ({flat:.1f}%) beats the detailed model "
+                f"({ours:.1f}%) on these rows[/] (why: docs/estimator.md, 'Where the flat rule wins')"
+            )
     for cmp in compare_llm_analysis(report, llm_analysis_predictions()):
         console.print(
             f"{cmp.family}: on the {cmp.rows} figures {cmp.name} predicts, median |error| "

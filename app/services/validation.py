@@ -213,6 +213,11 @@ def _metrics(
                     flat_hours / count if flat_hours else None,
                 )
             )
+    elif measured.get("latency_s") and est.inference is not None:
+        # One request (batch) end to end: prefill + output_tokens decode steps.
+        out.append(
+            (family, "latency_s", float(measured["latency_s"]), est.time.total_seconds, None)
+        )
     elif ttft_ms and est.inference is not None:
         out.append(
             (family, "ttft_ms", float(ttft_ms), est.inference.time_to_first_token_s * 1e3, None)
@@ -364,7 +369,7 @@ def percentile(values: list[float], q: float) -> float:
 
 ERROR_BAND_PERCENTILE = 75.0
 # Metrics that are times (larger = slower); the others are rates.
-_TIME_LIKE = ("step_seconds", "gpu_hours", "wall_clock_hours", "ttft_ms")
+_TIME_LIKE = ("step_seconds", "gpu_hours", "wall_clock_hours", "ttft_ms", "latency_s")
 
 
 def _rate_ratio(row: RowResult) -> float:
