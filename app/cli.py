@@ -376,11 +376,11 @@ def validate_command(
         )
     console.print(summary)
     for family, sc in scores.items():
-        flat, ours = sc.flat_median_pct, sc.median_pct
-        if flat is not None and ours is not None and flat < ours:
+        flat_pct, ours_pct = sc.flat_median_pct, sc.median_pct
+        if flat_pct is not None and ours_pct is not None and flat_pct < ours_pct:
             console.print(
-                f"[bold]{family}: the flat 0.5-MFU rule ({flat:.1f}%) beats the detailed model "
-                f"({ours:.1f}%) on these rows[/] (why: docs/estimator.md, 'Where the flat rule wins')"
+                f"[bold]{family}: the flat 0.5-MFU rule ({flat_pct:.1f}%) beats the detailed model "
+                f"({ours_pct:.1f}%) on these rows[/] (why: docs/estimator.md, 'Where the flat rule wins')"
             )
     for cmp in compare_llm_analysis(report, llm_analysis_predictions()):
         console.print(

@@ -311,7 +311,7 @@ def hardware_assumptions(
         f"bandwidth {eff.bandwidth_fraction:.0%}, attention {eff.attention_fraction:.0%}, "
         f"{eff.overhead_s * 1e6:.0f} us per kernel)",
         f"{gpu.name}: {peak / 1e12:,.1f} dense TFLOP/s ({used_precision}), "
-        f"{gpu.memory_bandwidth_gb_s:,.0f} GB/s, {gpu.memory_gb:g} GiB (capacity {memory.capacity_gb:.1f} GB)",
+        f"{gpu.memory_bandwidth_gb_s:,.0f} GB/s, {gpu.memory_gib:g} GiB (capacity {memory.capacity_gb:.1f} GB)",
         f"layout: {layout.data} data x {layout.tensor} tensor x {layout.pipeline} pipeline, "
         f"ZeRO stage {layout.zero_stage}",
         f"links: {gpu.node_size(layout.count)} GPUs per node"

@@ -49,7 +49,7 @@ class GpuSpec:
     vendor: str
     architecture: str
     segment: str
-    memory_gb: float
+    memory_gib: float  # device memory as marketed ("80GB" = 80 GiB, see memory_capacity_bytes)
     memory_bandwidth_gb_s: float
     peak_tflops: dict[str, float | None]
     tdp_w: float
@@ -89,8 +89,8 @@ class GpuSpec:
     def memory_capacity_bytes(self) -> float:
         """Device memory. Vendors' "80GB" means 80 GiB (e.g. an H100 80GB reports 81,559 MiB
         total in nvidia-smi, of which the driver reserves a little), so capacity is taken as
-        memory_gb GiB."""
-        return self.memory_gb * GIB
+        memory_gib GiB."""
+        return self.memory_gib * GIB
 
     @property
     def board_power_w(self) -> float:
