@@ -18,11 +18,9 @@ from app.estimator.estimate import (
     EstimateInputError,
     cost_and_energy,
     hardware_assumptions,
-    memory_bytes,
 )
 from app.estimator.memory import (
     Layout,
-    MemoryBreakdown,
     activation_bytes_per_element,
     optimizer_bytes_per_param,
     overhead_bytes,
@@ -32,6 +30,7 @@ from app.estimator.result import (
     ComputeResult,
     Estimate,
     HardwareEcho,
+    MemoryBytes,
     MemoryResult,
     ModelCounts,
     TimeResult,
@@ -92,7 +91,7 @@ def estimate_compiled(
         while max_batch < 1_000_000 and total_for(max(1, max_batch * 2)) <= capacity:
             max_batch = max(1, max_batch * 2)
     memory = MemoryResult(
-        per_gpu_bytes=memory_bytes(breakdown),
+        per_gpu_bytes=breakdown,
         total_per_gpu_gb=breakdown.total / GB,
         capacity_gb=capacity / GB,
         fits=breakdown.total <= capacity,
@@ -198,7 +197,7 @@ def estimate_compiled(
 
 def compiled_memory(
     model: CompiledModel, workload: Workload, layout: Layout, batch: int
-) -> MemoryBreakdown:
+) -> MemoryBytes:
     """Weights, gradients and optimizer states from the parameter count (ZeRO-sharded over the
     data-parallel ranks), activations per sample from XLA's buffer assignment."""
     a = activation_bytes_per_element(workload.precision)
@@ -215,7 +214,7 @@ def compiled_memory(
         weights /= layout.data
     activations = model.scaled_bytes(model.activation_bytes_per_sample, a) * batch
     tensors = weights + gradients + states + activations
-    return MemoryBreakdown(
+    return MemoryBytes(
         weights=weights,
         gradients=gradients,
         optimizer_states=states,

@@ -9,7 +9,6 @@ from app.estimator.flops import model_ops, training_flops
 from app.estimator.hardware import Efficiency, GpuSpec
 from app.estimator.memory import (
     Layout,
-    MemoryBreakdown,
     activation_bytes_per_element,
     memory_per_gpu,
 )
@@ -174,31 +173,19 @@ def _memory_result(
     workload: Workload,
     layout: Layout,
     gpu: GpuSpec,
-    breakdown: MemoryBreakdown,
+    breakdown: MemoryBytes,
     *,
     detailed: bool = True,
 ) -> MemoryResult:
     """Memory figures; `detailed` adds the searches (largest micro-batch, fewest GPUs)."""
     capacity = gpu.memory_capacity_bytes
     return MemoryResult(
-        per_gpu_bytes=memory_bytes(breakdown),
+        per_gpu_bytes=breakdown,
         total_per_gpu_gb=breakdown.total / GB,
         capacity_gb=capacity / GB,
         fits=breakdown.total <= capacity,
         max_micro_batch=max_batch_that_fits(shape, workload, layout, capacity) if detailed else -1,
         min_gpus_to_fit=min_gpus_that_fit(shape, workload, layout, capacity) if detailed else None,
-    )
-
-
-def memory_bytes(breakdown: MemoryBreakdown) -> MemoryBytes:
-    """The API's per-GPU memory components from the estimator's breakdown."""
-    return MemoryBytes(
-        weights=breakdown.weights,
-        gradients=breakdown.gradients,
-        optimizer_states=breakdown.optimizer_states,
-        activations=breakdown.activations,
-        kv_cache=breakdown.kv_cache,
-        overhead=breakdown.overhead,
     )
 
 
@@ -402,7 +389,7 @@ def _check_inputs(
 
 def _memory_part(
     shape: TransformerShape, workload: Workload, layout: Layout, gpu: GpuSpec, detailed: bool
-) -> tuple[MemoryResult, MemoryBreakdown, list[str], list[str]]:
+) -> tuple[MemoryResult, MemoryBytes, list[str], list[str]]:
     """Memory, fit, and what would make it fit (warnings, suggestions)."""
     breakdown = memory_per_gpu(shape, workload, layout)
     memory = _memory_result(shape, workload, layout, gpu, breakdown, detailed=detailed)

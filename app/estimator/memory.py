@@ -22,6 +22,7 @@ from app.estimator.model import (
     parameter_count,
     sequence_tokens,
 )
+from app.estimator.result import MemoryBytes
 from app.estimator.units import GIB, bytes_per_element
 from app.estimator.workload import Checkpointing, Optimizer, Precision, Task, Workload
 
@@ -359,29 +360,7 @@ def overhead_bytes(tensor_bytes: float, count: int) -> float:
     )
 
 
-@dataclass(frozen=True)
-class MemoryBreakdown:
-    weights: float
-    gradients: float
-    optimizer_states: float
-    activations: float
-    kv_cache: float
-    overhead: float
-    trainable_parameters: float
-
-    @property
-    def total(self) -> float:
-        return (
-            self.weights
-            + self.gradients
-            + self.optimizer_states
-            + self.activations
-            + self.kv_cache
-            + self.overhead
-        )
-
-
-def memory_per_gpu(shape: TransformerShape, workload: Workload, layout: Layout) -> MemoryBreakdown:
+def memory_per_gpu(shape: TransformerShape, workload: Workload, layout: Layout) -> MemoryBytes:
     """Every component of one GPU's memory for this job (bytes)."""
     params = parameter_memory(shape, workload, layout)
     if workload.task is Task.inference:
@@ -390,7 +369,7 @@ def memory_per_gpu(shape: TransformerShape, workload: Workload, layout: Layout) 
         activations = activation_memory(shape, workload, layout)
     kv = kv_cache_bytes(shape, workload, layout)
     tensors = params.weights + params.gradients + params.optimizer_states + activations + kv
-    return MemoryBreakdown(
+    return MemoryBytes(
         weights=params.weights,
         gradients=params.gradients,
         optimizer_states=params.optimizer_states,

@@ -15,12 +15,28 @@ class ModelCounts(BaseModel):
 
 
 class MemoryBytes(BaseModel):
+    """Every component of one GPU's memory for a job, bytes (the estimator's breakdown and the
+    API's `memory.per_gpu_bytes`)."""
+
     weights: float
     gradients: float
     optimizer_states: float
     activations: float
     kv_cache: float
     overhead: float
+    trainable_parameters: float = Field(default=0.0, exclude=True)
+
+    @property
+    def tensors(self) -> float:
+        """Live tensors: what torch.cuda.max_memory_allocated counts."""
+        return (
+            self.weights + self.gradients + self.optimizer_states + self.activations + self.kv_cache
+        )
+
+    @property
+    def total(self) -> float:
+        """Device memory in use: tensors plus the runtime context, buffers and reserve."""
+        return self.tensors + self.overhead
 
 
 class MemoryResult(BaseModel):
@@ -41,15 +57,7 @@ class MemoryResult(BaseModel):
     )
     @property
     def allocated_peak_gb(self) -> float:
-        parts = self.per_gpu_bytes
-        tensors = (
-            parts.weights
-            + parts.gradients
-            + parts.optimizer_states
-            + parts.activations
-            + parts.kv_cache
-        )
-        return tensors / 1e9
+        return self.per_gpu_bytes.tensors / 1e9
 
     @computed_field(  # type: ignore[prop-decorator]
         description="Device memory in use per GPU, GB: what nvidia-smi shows (tensors plus the "
