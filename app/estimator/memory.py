@@ -369,7 +369,7 @@ def memory_per_gpu(shape: TransformerShape, workload: Workload, layout: Layout) 
         activations = activation_memory(shape, workload, layout)
     kv = kv_cache_bytes(shape, workload, layout)
     tensors = params.weights + params.gradients + params.optimizer_states + activations + kv
-    return MemoryBytes(
+    return MemoryBytes.model_construct(
         weights=params.weights,
         gradients=params.gradients,
         optimizer_states=params.optimizer_states,
