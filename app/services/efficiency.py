@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.estimator.hardware import Efficiency, GpuSpec, default_efficiency
+from app.estimator.hardware import Efficiency, GemmPoint, GpuSpec, default_efficiency
 from app.models import ProbeResult
 from app.repositories import probes as probes_repo
 from app.services.catalog import LoadedCatalog
@@ -64,8 +64,9 @@ def efficiency_for(
     bandwidth = _median_fraction(
         [b.achieved_gb_s / spec.memory_bandwidth_gb_s for b in bandwidth_rows]
     )
+    sweep = published_gemm_sweep(spec, catalog)
     if matmul is None and bandwidth is None and fp8_matmul is None:
-        return base
+        return replace(base, gemm_sweep=sweep) if sweep else base
     cited = "; ".join(sorted({r.source.title for r in [*matmul_rows, *fp8_rows, *bandwidth_rows]}))
     return Efficiency(
         matmul_fraction=matmul or base.matmul_fraction,
@@ -75,7 +76,30 @@ def efficiency_for(
         allreduce_fraction=base.allreduce_fraction,
         fp8_matmul_fraction=fp8_matmul or base.fp8_matmul_fraction,
         source=f"published:{cited}",
+        gemm_sweep=sweep,
     )
+
+
+def published_gemm_sweep(spec: GpuSpec, catalog: LoadedCatalog) -> tuple[GemmPoint, ...]:
+    """Published GEMM size sweeps of this GPU (catalog/efficiency.yaml `size_curves`: cuBLASLt
+    sweeps of the Azure AI benchmarking guide and others), as measured points. An fp16 sweep
+    also stands for bf16 where the datasheet gives both the same tensor peak."""
+    curves = (catalog.efficiency.model_extra or {}).get("size_curves") or []
+    points: list[GemmPoint] = []
+    for curve in curves:
+        if not isinstance(curve, dict) or "points" not in curve:
+            continue
+        if curve.get("gpu") != spec.id and spec.id not in (curve.get("applies_to") or []):
+            continue
+        dtypes = [str(curve.get("dtype"))]
+        if dtypes[0] == "fp16" and spec.peak_tflops.get("bf16") == spec.peak_tflops.get("fp16"):
+            dtypes.append("bf16")
+        for p in curve["points"]:
+            for dtype in dtypes:
+                points.append(
+                    GemmPoint(int(p["m"]), int(p["n"]), int(p["k"]), dtype, float(p["tflops"]))
+                )
+    return tuple(points)
 
 
 def best_rate(
