@@ -29,7 +29,12 @@ from app.estimator.memory import (
     stage_parameter_count,
     weight_bytes_per_param,
 )
-from app.estimator.model import TransformerShape, sequence_tokens
+from app.estimator.model import (
+    TransformerShape,
+    expert_parameter_count,
+    parameter_count,
+    sequence_tokens,
+)
 from app.estimator.units import GB, TERA, bytes_per_element
 from app.estimator.workload import Checkpointing, Optimizer, Precision, Task, Workload
 
@@ -359,17 +364,32 @@ def _data_parallel_comm_exposed_s(
         )
         grad_bytes = params * 4.0  # adapters train in fp32
         weight_bytes = 0.0
+        expert_params = 0.0
     else:
         params = stage_parameter_count(shape, layout.pipeline) / layout.tensor
+        # Expert parallelism: this GPU's experts (1/ep of them) are replicated over only
+        # dp / ep ranks, so their gradients are reduced in that smaller group.
+        expert_share = (
+            expert_parameter_count(shape) / parameter_count(shape) if layout.expert > 1 else 0.0
+        )
+        expert_params = params * expert_share / layout.expert
+        params *= 1 - expert_share
         grad_bytes = params * reduce_bytes_per_element(workload)
         weight_bytes = params * weight_bytes_per_param(workload)
+    expert_dp = dp // layout.expert
+    expert_grad_bytes = expert_params * reduce_bytes_per_element(workload)
+    expert_weight_bytes = expert_params * weight_bytes_per_param(workload)
+    expert_members = max(1, members // layout.expert)
     backward_s = compute.backward.total_s
     if layout.zero_stage >= 3 and not workload.is_adapter:
         micro_s = compute.forward.total_s + compute.backward.total_s + compute.recompute.total_s
         gathers = 2 * all_gather_s(weight_bytes, dp, members, fabric)
+        gathers += 2 * all_gather_s(expert_weight_bytes, expert_dp, expert_members, fabric)
         scatter = reduce_scatter_s(grad_bytes, dp, members, fabric)
+        scatter += reduce_scatter_s(expert_grad_bytes, expert_dp, expert_members, fabric)
         return micro_batches * _overlapped(gathers + scatter, micro_s)
     sync = all_reduce_s(grad_bytes, dp, members, fabric)
+    sync += all_reduce_s(expert_grad_bytes, expert_dp, expert_members, fabric)
     last_bucket = all_reduce_s(min(grad_bytes, DDP_BUCKET_BYTES), dp, members, fabric)
     return _overlapped(sync, backward_s) + last_bucket
 
