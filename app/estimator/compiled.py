@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.estimator.collectives import all_reduce_s
 from app.estimator.estimate import (
     EstimateContext,
     EstimateInputError,
     cost_and_energy,
     hardware_assumptions,
-    memory_bytes,
 )
 from app.estimator.memory import (
     Layout,
-    MemoryBreakdown,
     activation_bytes_per_element,
     optimizer_bytes_per_param,
     overhead_bytes,
@@ -31,11 +30,11 @@ from app.estimator.result import (
     ComputeResult,
     Estimate,
     HardwareEcho,
+    MemoryBytes,
     MemoryResult,
     ModelCounts,
     TimeResult,
 )
-from app.estimator.timing import allreduce_seconds
 from app.estimator.units import GB
 from app.estimator.workload import Workload
 
@@ -92,7 +91,7 @@ def estimate_compiled(
         while max_batch < 1_000_000 and total_for(max(1, max_batch * 2)) <= capacity:
             max_batch = max(1, max_batch * 2)
     memory = MemoryResult(
-        per_gpu_bytes=memory_bytes(breakdown),
+        per_gpu_bytes=breakdown,
         total_per_gpu_gb=breakdown.total / GB,
         capacity_gb=capacity / GB,
         fits=breakdown.total <= capacity,
@@ -117,12 +116,8 @@ def estimate_compiled(
     comm_s = 0.0
     if workload.is_training and layout.data > 1:
         grad_bytes = model.parameters * (4.0 if not workload.mixed_precision else 2.0)
-        link = (
-            gpu.intra_node_link_gb_s(layout.count)
-            if layout.count <= 8
-            else gpu.inter_node_link_gb_s
-        )
-        comm = allreduce_seconds(grad_bytes, layout.data, link, eff.allreduce_fraction)
+        fabric = gpu.fabric(layout.count, eff.allreduce_fraction)
+        comm = all_reduce_s(grad_bytes, layout.data, fabric.gpus_per_node, fabric)
         comm_s = max(0.0, comm - step_s / 2)  # overlapped with the backward (~ 2/3 of the step)
     optimizer_s = model.parameters * 28 / bandwidth if workload.is_training else 0.0
     step_s += comm_s + optimizer_s
@@ -202,7 +197,7 @@ def estimate_compiled(
 
 def compiled_memory(
     model: CompiledModel, workload: Workload, layout: Layout, batch: int
-) -> MemoryBreakdown:
+) -> MemoryBytes:
     """Weights, gradients and optimizer states from the parameter count (ZeRO-sharded over the
     data-parallel ranks), activations per sample from XLA's buffer assignment."""
     a = activation_bytes_per_element(workload.precision)
@@ -219,7 +214,7 @@ def compiled_memory(
         weights /= layout.data
     activations = model.scaled_bytes(model.activation_bytes_per_sample, a) * batch
     tensors = weights + gradients + states + activations
-    return MemoryBreakdown(
+    return MemoryBytes(
         weights=weights,
         gradients=gradients,
         optimizer_states=states,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 
 class ModelCounts(BaseModel):
@@ -15,12 +15,28 @@ class ModelCounts(BaseModel):
 
 
 class MemoryBytes(BaseModel):
+    """Every component of one GPU's memory for a job, bytes (the estimator's breakdown and the
+    API's `memory.per_gpu_bytes`)."""
+
     weights: float
     gradients: float
     optimizer_states: float
     activations: float
     kv_cache: float
     overhead: float
+    trainable_parameters: float = Field(default=0.0, exclude=True)
+
+    @property
+    def tensors(self) -> float:
+        """Live tensors: what torch.cuda.max_memory_allocated counts."""
+        return (
+            self.weights + self.gradients + self.optimizer_states + self.activations + self.kv_cache
+        )
+
+    @property
+    def total(self) -> float:
+        """Device memory in use: tensors plus the runtime context, buffers and reserve."""
+        return self.tensors + self.overhead
 
 
 class MemoryResult(BaseModel):
@@ -35,6 +51,22 @@ class MemoryResult(BaseModel):
         None,
         description="Fewest GPUs (same parallel layout, ZeRO-3 sharding) that fit; None if none up to 4096.",
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Peak of live tensors per GPU, GB: what torch.cuda.max_memory_allocated reports."
+    )
+    @property
+    def allocated_peak_gb(self) -> float:
+        return self.per_gpu_bytes.tensors / 1e9
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Device memory in use per GPU, GB: what nvidia-smi shows (tensors plus the "
+        "runtime context, communicator buffers and the caching allocator's reserve); `fits` and "
+        "`max_micro_batch` are judged on it. Equals total_per_gpu_gb."
+    )
+    @property
+    def device_used_gb(self) -> float:
+        return self.total_per_gpu_gb
 
 
 class ComputeResult(BaseModel):
@@ -81,9 +113,14 @@ class EnergyResult(BaseModel):
 
 
 class ErrorBand(BaseModel):
+    """How far off estimates of this kind were on published runs from sources the estimator's
+    fit never saw: `time_pct` for the time family named by `family` (training_throughput,
+    full_run or inference), `memory_pct` for peak memory; `basis` says how it was measured."""
+
     time_pct: float
     memory_pct: float
     basis: str = ""
+    family: str | None = None
 
 
 class HardwareEcho(BaseModel):

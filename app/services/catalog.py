@@ -211,6 +211,8 @@ def load_catalog(catalog_dir: Path) -> LoadedCatalog:
                 list(data.get("interconnect") or []),
                 f"{shown} [interconnect]",
             ),
+            # Published GEMM size sweeps, read as points by services/efficiency.py.
+            size_curves=list(data.get("size_curves") or []),
         )
 
     error_band = None
