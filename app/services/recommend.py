@@ -51,8 +51,10 @@ from app.services.efficiency import efficiency_for
 from app.services.estimate import (
     ResolvedModel,
     error_band_for,
+    estimate_family,
     gpu_spec,
     resolve_model,
+    training_time_scale,
 )
 from app.services.market import Market, Purchase, Rental, market_for
 
@@ -378,7 +380,10 @@ class _Ranker:
         if kwh is not None:
             self.market = replace(market, ownership=self.ownership)
         self.owned = {o.gpu: o.count for o in request.owned}
-        self.error_band = error_band_for(catalog)
+        # The same validation-backed band and fitted step-time factor POST /estimate applies,
+        # so a ranked option's hours match what an estimate of that option says.
+        self.error_band = error_band_for(catalog, estimate_family(request.workload))
+        self.training_time_scale = training_time_scale(catalog)
         # Per catalog, not per request: GPU figures and catalog efficiencies (no probes here).
         self._efficiency: dict[tuple[str, str], Efficiency] = market.cache.setdefault(
             "efficiency", {}
@@ -470,6 +475,7 @@ class _Ranker:
             efficiency=self.efficiency(spec, candidate.workload.precision.value),
             pricing=pricing,
             error_band=self.error_band,
+            training_time_scale=self.training_time_scale,
             **(
                 {"grid_kg_co2_per_kwh": self.request.grid_kg_co2_per_kwh}
                 if self.request.grid_kg_co2_per_kwh is not None
