@@ -102,6 +102,29 @@ class GpuSpec:
 
 
 @dataclass(frozen=True)
+class GemmPoint:
+    """One measured dense GEMM C[m, n] = A[m, k] @ B[k, n] in `dtype`, reaching `achieved_tflops`."""
+
+    m: int
+    n: int
+    k: int
+    dtype: str
+    achieved_tflops: float
+
+
+@dataclass(frozen=True)
+class AttentionPoint:
+    """One measured causal attention forward at `seq_len` tokens and `head_dim`, via `implementation`
+    ("fused": cuDNN/FlashAttention-class kernel; "unfused": XLA ops with the score matrix in memory)."""
+
+    seq_len: int
+    head_dim: int
+    dtype: str
+    implementation: str
+    achieved_tflops: float
+
+
+@dataclass(frozen=True)
 class Efficiency:
     """Achievable fractions of peak, and fixed per-kernel times, for one GPU and precision.
 
@@ -119,6 +142,8 @@ class Efficiency:
     source: str
     notes: tuple[str, ...] = field(default_factory=tuple)
     memory_op_overhead_s: float | None = None  # bandwidth-bound ops; None = overhead_s
+    gemm_sweep: tuple[GemmPoint, ...] = ()
+    attention_sweep: tuple[AttentionPoint, ...] = ()
 
     def __post_init__(self) -> None:
         for name in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ from app.schemas.recommend import (
     Verdict,
 )
 from app.services.catalog import LoadedCatalog
-from app.services.efficiency import efficiency_for
+from app.services.efficiency import MeasuredGpu, efficiency_for, measured_efficiencies
 from app.services.estimate import (
     ResolvedModel,
     error_band_for,
@@ -200,12 +201,13 @@ def _estimate(
     gpu: CatalogGpu,
     catalog: LoadedCatalog,
     request: RecommendRequest,
+    measured: MeasuredGpu | None = None,
 ) -> Estimate:
     spec = gpu_spec(gpu)
     ctx = EstimateContext(
         gpu=spec,
         count=plan.count,
-        efficiency=efficiency_for(spec, plan.workload.precision.value, catalog),
+        efficiency=efficiency_for(spec, plan.workload.precision.value, catalog, measured),
         pricing=pricing_for(gpu, catalog),
         error_band=error_band_for(catalog),
         **(
@@ -286,8 +288,13 @@ def _basis(model: ResolvedModel) -> list[str]:
     return list(model.assumptions) + list(model.warnings)
 
 
-def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendResponse:
-    """Rank every catalog GPU for this job under the constraints."""
+def recommend(
+    request: RecommendRequest,
+    catalog: LoadedCatalog,
+    measured: Mapping[str, MeasuredGpu] | None = None,
+) -> RecommendResponse:
+    """Rank every catalog GPU for this job under the constraints (with the probe-measured
+    efficiencies `measured`, by GPU id, that /estimate uses too)."""
     model = resolve_model(request.model, catalog)
     constraints = request.constraints
     workload = request.workload
@@ -321,7 +328,7 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
             continue
         chosen: tuple[_Plan, Estimate] | None = None
         for plan in plans:  # smallest count first; more GPUs only to meet a time limit
-            result = _estimate(model, plan, gpu, catalog, request)
+            result = _estimate(model, plan, gpu, catalog, request, (measured or {}).get(gpu.id))
             chosen = (plan, result)
             hours = result.time.total_seconds / 3600
             if constraints.max_hours is None or hours <= constraints.max_hours:
@@ -399,7 +406,7 @@ def recommend_and_save(
     session: Session, request: RecommendRequest, catalog: LoadedCatalog
 ) -> RecommendResponse:
     """Rank, then save request and answer under a short random id for a shareable link."""
-    response = _trim(recommend(request, catalog))
+    response = _trim(recommend(request, catalog, measured_efficiencies(session)))
     response.id = secrets.token_urlsafe(9)  # 12 characters, 72 random bits
     recommendations_repo.add(
         session,
