@@ -74,9 +74,9 @@ def identify(submission: ProbeSubmission, catalog: LoadedCatalog) -> Identity:
     if match.partition:
         return Identity(None, match.reason, match.partition)
     gpu = catalog.gpu(gpu_id) if gpu_id else None
-    limit = device.get("power_limit_w")
-    capped = isinstance(limit, int | float) and limit > 0
-    if gpu is not None and gpu.tdp_w and capped and limit < POWER_CAP_SHARE * gpu.tdp_w:
+    value = device.get("power_limit_w")
+    limit = float(value) if isinstance(value, int | float) and value > 0 else None
+    if gpu is not None and gpu.tdp_w and limit and limit < POWER_CAP_SHARE * gpu.tdp_w:
         return Identity(
             None,
             f"power-capped at {limit:g} W (datasheet {gpu.tdp_w:g} W): kept apart from {gpu_id}",
