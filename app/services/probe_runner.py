@@ -295,6 +295,8 @@ def _run_with_heartbeat(
         with _LOCK:
             thread = _ACTIVE.get(run_id, (None, threading.current_thread()))[1]
             _ACTIVE[run_id] = (proc, thread)
+        if _STOPPING.is_set():  # the server began shutting down while this was starting
+            _stop(proc)
         try:
             with factory.begin() as session:
                 run = probes_repo.get_run(session, run_id)
@@ -402,12 +404,17 @@ def shutdown(wait_s: float = 15.0) -> None:
     """Stop this process's probe subprocesses and wait for their threads to finish (which
     removes their temporary folders and records the runs interrupted)."""
     _STOPPING.set()
-    with _LOCK:
-        active = list(_ACTIVE.values())
-    for proc, _thread in active:
-        if proc is not None and proc.poll() is None:
-            _stop(proc)
-    deadline = time.monotonic() + wait_s
-    for _proc, thread in active:
-        thread.join(timeout=max(0.0, deadline - time.monotonic()))
-    _STOPPING.clear()
+    try:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            with _LOCK:
+                active = list(_ACTIVE.values())
+            if not active:
+                return
+            for proc, _thread in active:
+                if proc is not None and proc.poll() is None:
+                    _stop(proc)
+            for _proc, thread in active:
+                thread.join(timeout=0.1)
+    finally:
+        _STOPPING.clear()
