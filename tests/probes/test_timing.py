@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import re
 from functools import partial
 
 import jax
@@ -124,19 +124,44 @@ def test_small_kernels_are_timed_inside_a_jitted_loop() -> None:
     assert timing.loop_compile_s is not None
 
 
+def _computations(hlo: str) -> dict[str, list[str]]:
+    """Computation name -> its instruction lines (ENTRY under "ENTRY")."""
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in hlo.splitlines():
+        header = re.match(r"(ENTRY )?%([\w.\-]+) \(", line)
+        if header and line.rstrip().endswith("{"):
+            current = "ENTRY" if header.group(1) else header.group(2)
+            found[current] = []
+        elif current is not None and line.startswith("  "):
+            found[current].append(line)
+    return found
+
+
+def _reaches_dot(name: str, comps: dict[str, list[str]], skip_while: bool = False) -> bool:
+    seen, todo = set(), [name]
+    while todo:
+        comp = todo.pop()
+        if comp in seen:
+            continue
+        seen.add(comp)
+        for line in comps.get(comp, []):
+            if skip_while and " while(" in line:
+                continue
+            if re.search(r"\bdot\(", line):
+                return True
+            todo += re.findall(r"(?:calls|to_apply|body|condition)=%([\w.\-]+)", line)
+    return False
+
+
 def test_the_loop_repeats_the_work_instead_of_hoisting_it() -> None:
     a = jax.random.normal(jax.random.key(0), (192, 192), jnp.float32)
-    many = looped(lambda x, y: x @ y, feedback=False)
-    exe = many.lower(jnp.int32(1), a, a).compile()
-
-    def seconds(n: int) -> float:
-        jax.block_until_ready(exe(jnp.int32(n), a, a))
-        start = time.perf_counter()
-        jax.block_until_ready(exe(jnp.int32(n), a, a))
-        return time.perf_counter() - start
-
-    one, many_s = min(seconds(1) for _ in range(3)), min(seconds(64) for _ in range(3))
-    assert many_s > 16 * one  # 64 products take far longer than one: none was hoisted
+    exe = looped(lambda x, y: x @ y, feedback=False).lower(jnp.int32(1), a, a).compile()
+    comps = _computations(exe.as_text())
+    bodies = [m for line in comps["ENTRY"] for m in re.findall(r" while\(.*body=%([\w.\-]+)", line)]
+    assert bodies, "no while loop in the compiled module"
+    assert any(_reaches_dot(body, comps) for body in bodies)  # the product runs per iteration
+    assert not _reaches_dot("ENTRY", comps, skip_while=True)  # and was not hoisted out
     assert jnp.allclose(exe(jnp.int32(3), a, a), a @ a, rtol=1e-4, atol=1e-3)
 
 
