@@ -40,6 +40,7 @@ print("\n".join(p["dependencies"] + p["optional-dependencies"]["probes"]))' > /t
 # Code last. PYTHONPATH points at it; `python -m app.cli` is the CLI.
 COPY app ./app
 COPY probes ./probes
+COPY gpu_identity ./gpu_identity
 COPY catalog ./catalog
 COPY migrations ./migrations
 

@@ -24,21 +24,27 @@ $(VENV)/.runtime-installed: pyproject.toml | $(BIN)/python
 # Development install: tests, linters, JAX for the probes.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.runtime-installed $(VENV)/.probes-installed
+
+# The probe dependencies (CPU JAX, NumPy): a probe run started from the server's API runs
+# `python -m probes` with this interpreter (ADVISOR_PROBE_PYTHON), so `make run` installs them.
+$(VENV)/.probes-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[probes]'
 	touch $@ $(VENV)/.runtime-installed
 
 venv: $(VENV)/.runtime-installed
 dev-venv: $(VENV)/.dev-installed
 
-run: venv
+run: venv $(VENV)/.probes-installed
 	$(BIN)/gpu-advisor db upgrade
 	$(BIN)/gpu-advisor serve --host $(HOST) --port $(PORT)
 
 lint: dev-venv
-	$(BIN)/ruff format --check app probes tests migrations scripts
-	$(BIN)/ruff check app probes tests migrations scripts
+	$(BIN)/ruff format --check app probes gpu_identity tests migrations scripts
+	$(BIN)/ruff check app probes gpu_identity tests migrations scripts
 
 typecheck: dev-venv
-	$(BIN)/mypy app probes
+	$(BIN)/mypy app probes gpu_identity
 
 # Browser tests drive Debian's chromium (Playwright's own browser download does not work offline).
 browser-deps:

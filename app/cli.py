@@ -33,6 +33,8 @@ token_cli = typer.Typer(help="Bearer tokens for the write endpoints.", no_args_i
 cli.add_typer(token_cli, name="token")
 saved_cli = typer.Typer(help="Saved recommendations (shareable links).", no_args_is_help=True)
 cli.add_typer(saved_cli, name="saved")
+probes_cli = typer.Typer(help="Stored probe runs: list, show, retract.", no_args_is_help=True)
+cli.add_typer(probes_cli, name="probes")
 
 
 class _LazyConsole:
@@ -347,6 +349,55 @@ def token_list() -> None:
             *(str(row[k] or "—") for k in ("name", "created_at", "last_used_at", "revoked_at"))
         )
     console.print(table)
+
+
+@probes_cli.command("list")
+def probes_list(
+    gpu: Annotated[str | None, typer.Option(help="Only runs of this catalog GPU id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 50,
+) -> None:
+    """List stored probe runs, newest first (retracted ones marked)."""
+    from app.services.probe_results import list_runs
+
+    rows = _with_session(lambda s: list_runs(s, limit, gpu))
+    table = Table(title="Probe runs")
+    for column in ("id", "status", "source", "device", "gpu", "by", "finished", "retracted"):
+        table.add_column(column)
+    for run in rows:
+        table.add_row(
+            str(run.id), run.status, run.source, run.device_kind or "—",
+            run.gpu_id or (run.partition or "—"), run.submitted_by or "—",
+            str(run.finished_at or "—"), str(run.retracted_at or "—"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@probes_cli.command("show")
+def probes_show(run_id: Annotated[int, typer.Argument(help="The run's id.")]) -> None:
+    """Print one run as JSON (device, results, self-check)."""
+    from app.services.catalog import load_catalog
+    from app.services.probe_results import read_run
+
+    try:
+        run = _with_session(lambda s: read_run(s, run_id, load_catalog(get_settings().catalog_dir)))
+    except AdvisorError as exc:
+        raise _fail(exc.message) from None
+    print(run.model_dump_json(indent=2))
+
+
+@probes_cli.command("delete")
+def probes_delete(run_id: Annotated[int, typer.Argument(help="The run's id.")]) -> None:
+    """Retract a run: it stays readable but no longer feeds any estimate."""
+    import getpass
+
+    from app.services.probe_results import retract_run
+
+    who = f"cli:{getpass.getuser()}"
+    try:
+        _with_session(lambda s: retract_run(s, run_id, who))
+    except AdvisorError as exc:
+        raise _fail(exc.message) from None
+    console.print(f"retracted probe run {run_id}")
 
 
 @cli.command("validate")

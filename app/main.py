@@ -12,6 +12,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__, observability
@@ -21,7 +22,8 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.services.catalog import load_catalog, sync_catalog_into
-from app.services.probes import mark_interrupted
+from app.services.probe_runner import mark_interrupted
+from app.services.probe_runner import shutdown as stop_probe_runs
 from app.web import routes as web_routes
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,10 @@ def _start(app: FastAPI, settings: Settings) -> None:
     catalog = load_catalog(settings.catalog_dir)
     if settings.sync_catalog_on_start:
         sync_catalog_into(app.state.sessionmaker, catalog)
+    try:  # probe runs whose server process died can never finish: say so at once
         mark_interrupted(app.state.sessionmaker, settings.probe_heartbeat_stale_s)
+    except SQLAlchemyError:
+        log.warning("could not check for interrupted probe runs (database not ready?)")
     app.state.catalog = catalog
     log.info(
         "catalog %s loaded: %d GPUs, %d models",
@@ -61,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await run_in_threadpool(stop_probe_runs)  # SIGTERM: stop probes, remove temp dirs
             app.state.engine.dispose()
 
     app = FastAPI(

@@ -31,11 +31,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from probes.catalog_match import load_catalog_record, memory_bandwidth_gb_s_of, peak_tflops_of
-from probes.device import describe_device
+from probes.device import describe_device, telemetry
 from probes.workloads import attention, bandwidth, collective, matmul, train_step
 from probes.workloads.common import Case, Probe, ProbeConfig, Result, Tier, error_result
 
-PROBE_VERSION = "1"
+PROBE_VERSION = "2"
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_SUBMIT_FAILED = 0, 1, 2, 3
 TOKEN_ENV = "ADVISOR_API_TOKEN"
 MAX_ERROR_CHARS = 2000
@@ -96,10 +96,19 @@ def run_case(case: Case) -> Result:
     return error_result(case.probe, case.dtype, case.size, message)
 
 
+Sampler = Callable[[], dict[str, Any]]
+
+
 def run_suite(
-    config: ProbeConfig, probes: Sequence[Probe], reporter: Reporter | None = None
+    config: ProbeConfig,
+    probes: Sequence[Probe],
+    reporter: Reporter | None = None,
+    sampler: Sampler | None = None,
 ) -> list[Result]:
-    """Every case of every probe, in order, telling `reporter` as each case starts and ends."""
+    """Every case of every probe, in order, telling `reporter` as each case starts and ends.
+
+    `sampler` (clocks, power, temperature from the vendor tool) is read right after each
+    successful case, i.e. under sustained load, and stored as the result's `telemetry`."""
     results: list[Result] = []
     cases: list[Case] = []
     for probe in probes:
@@ -111,6 +120,10 @@ def run_suite(
         if reporter is not None:
             reporter(position, len(cases), case, None)
         result = run_case(case)
+        if sampler is not None and succeeded(result):
+            sample = sampler()
+            if sample:
+                result = {**result, "telemetry": sample}
         results.append(result)
         if reporter is not None:
             reporter(position, len(cases), case, result)
@@ -320,6 +333,13 @@ def build_parser(registry: Mapping[str, Probe]) -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"run only these probes (of: {', '.join(registry)})",
     )
+    run.add_argument(
+        "--warmup-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="warm-up seconds per case (default 0.5; 0.1 with --quick on a CPU)",
+    )
     run.add_argument("--json", action="store_true", help="print the JSON document on stdout")
     run.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON to FILE")
     run.add_argument("--submit", metavar="URL", help="POST the JSON to URL (http or https)")
@@ -379,7 +399,7 @@ def run_command(args: argparse.Namespace, registry: Mapping[str, Probe], console
     tier: Tier = "quick" if args.quick else "full"
     started = time.perf_counter()
     device = describe_device()
-    local = ProbeConfig.for_local_devices(tier)
+    local = ProbeConfig.for_local_devices(tier, warmup_s_override=args.warmup_s)
     reference = reference_for(device, parse_peaks(args.peak_tflops, local.model_dtype))
     config = replace(local, peak_tflops=reference.peak_tflops, peak_source=reference.source)
     console.print(
@@ -389,6 +409,11 @@ def run_command(args: argparse.Namespace, registry: Mapping[str, Probe], console
         markup=False,
     )
     started_at = now_iso()
+    platform_name = str(device.get("platform"))
+
+    def sampler() -> dict[str, Any]:
+        return telemetry(platform_name)
+
     if console.is_terminal:
         with Progress(
             TextColumn("{task.description}"),
@@ -398,9 +423,9 @@ def run_command(args: argparse.Namespace, registry: Mapping[str, Probe], console
             console=console,
         ) as progress:
             task = progress.add_task("starting", total=None)
-            results = run_suite(config, probes, _make_reporter(console, progress, task))
+            results = run_suite(config, probes, _make_reporter(console, progress, task), sampler)
     else:
-        results = run_suite(config, probes, _make_reporter(console, None, None))
+        results = run_suite(config, probes, _make_reporter(console, None, None), sampler)
     document = build_document(
         device, results, quick=args.quick, started_at=started_at, finished_at=now_iso()
     )

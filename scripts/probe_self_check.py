@@ -16,7 +16,8 @@ from pathlib import Path
 from app.models import ProbeRun
 from app.schemas.probes import ProbeSubmission
 from app.services.catalog import load_catalog
-from app.services.probes import _apply, _result_rows, self_check
+from app.services.probe_results import apply_submission, result_rows
+from app.services.probe_self_check import self_check
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +38,8 @@ def main() -> None:
         ).stdout  # fmt: skip
         submission = ProbeSubmission.model_validate(json.loads(out))
         run = ProbeRun(id=i, status="succeeded", source="local")
-        _apply(run, submission, catalog)
-        run.results = _result_rows(submission)
+        apply_submission(run, submission, catalog)
+        run.results = result_rows(submission)
         check = self_check(run, catalog)
         if check is None:
             print(f"{i:4d} no train_step result")

@@ -23,6 +23,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "app/schemas": ("fastapi", "sqlalchemy", "app.api", "app.web", "app.services",
                     "app.repositories", "app.models", "jax"),
     "probes": ("app", "fastapi", "sqlalchemy", "pydantic"),
+    "gpu_identity": ("app", "probes", "jax", "numpy", "fastapi", "sqlalchemy", "pydantic", "yaml"),
 }  # fmt: skip
 # The API may name a Session in a type annotation (deps.SessionDep); it never queries with it.
 ALLOWED: dict[str, tuple[str, ...]] = {"app/api/deps.py": ("sqlalchemy.orm",)}

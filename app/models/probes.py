@@ -61,6 +61,17 @@ class ProbeRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Written every few seconds by the process running it; a stale one means that process died.
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The server process that started a local run (a random id per process start, its host and
+    # pid) and the probe subprocess's pid: a restarted server recognises runs it cannot finish.
+    owner_instance: Mapped[str | None] = mapped_column(String(64))
+    owner_host: Mapped[str | None] = mapped_column(String(255))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    probe_pid: Mapped[int | None] = mapped_column(Integer)
+    # A partition of a GPU (e.g. "MIG 1g.10gb"): never counted as the full GPU.
+    partition: Mapped[str | None] = mapped_column(String(40))
+    # Retracted runs stay readable but no longer feed any estimate.
+    retracted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    retracted_by: Mapped[str | None] = mapped_column(String(80))
 
     results: Mapped[list[ProbeResult]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="ProbeResult.id"

@@ -122,11 +122,35 @@ class ProbeRunRead(BaseModel):
     message: str | None
     backend: str | None
     device_kind: str | None
-    gpu_id: str | None = Field(description="Matched catalog GPU, or None (unmatched).")
+    gpu_id: str | None = Field(
+        description="The catalog GPU the server identified, or None (unmatched, a partition or "
+        "a power-capped card: kept apart)."
+    )
+    partition: str | None = Field(default=None, description='E.g. "MIG 1g.10gb".')
     device: dict[str, Any] | None
     jax_version: str | None
     created_at: dt.datetime | None
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    retracted_at: dt.datetime | None = Field(
+        default=None, description="Set when retracted: the run no longer feeds any estimate."
+    )
+    retracted_by: str | None = None
     results: list[ProbeResultRead]
     self_check: SelfCheck | None = None
+
+
+class ProbeRunSummary(BaseModel):
+    """One line per run (the list and the retraction answer)."""
+
+    id: int
+    status: Literal["queued", "running", "succeeded", "failed", "interrupted"]
+    source: Literal["local", "remote"]
+    quick: bool
+    device_kind: str | None
+    gpu_id: str | None
+    partition: str | None
+    submitted_by: str | None
+    created_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    retracted_at: dt.datetime | None

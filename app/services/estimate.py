@@ -24,7 +24,7 @@ from app.metrics import ESTIMATE_ERRORS
 from app.schemas.catalog import CatalogGpu, CatalogPrice, PriceKind
 from app.schemas.estimate import EstimateRequest, HardwareInput, ModelInput
 from app.services.catalog import LoadedCatalog
-from app.services.efficiency import ProbeEfficiency, efficiency_for, probe_efficiency
+from app.services.efficiency import MeasuredGpu, efficiency_for, measured_efficiencies
 from app.services.market import apply_acquisition
 
 TRANSFORMER_KINDS = {"decoder", "encoder", "encoder-decoder", "vision-transformer"}
@@ -260,13 +260,13 @@ def error_band_for(catalog: LoadedCatalog, family: str = "training_throughput") 
 
 def _probe_for(
     session: Session | None, gpu_id: str, catalog: LoadedCatalog
-) -> tuple[ProbeEfficiency | None, str | None]:
+) -> tuple[MeasuredGpu | None, str | None]:
     """Measured efficiency for this GPU model if the database has it; the estimate still works
     from the loaded catalog when the database is unreachable (with a warning)."""
     if session is None:
         return None, None
     try:
-        return probe_efficiency(session, gpu_id, catalog), None
+        return measured_efficiencies(session, [gpu_id]).get(gpu_id), None
     except SQLAlchemyError:
         session.rollback()
         return None, "database unreachable: probe measurements were not consulted"
@@ -311,7 +311,7 @@ def estimate_with(
     gpu: CatalogGpu,
     hardware: HardwareInput,
     catalog: LoadedCatalog,
-    probe: ProbeEfficiency | None = None,
+    probe: MeasuredGpu | None = None,
     error_band: ErrorBand | None = None,
     grid_kg_co2_per_kwh: float | None = None,
     *,

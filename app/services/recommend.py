@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from app.errors import InvalidInputError
@@ -47,7 +48,7 @@ from app.schemas.recommend import (
     Verdict,
 )
 from app.services.catalog import LoadedCatalog
-from app.services.efficiency import efficiency_for
+from app.services.efficiency import MeasuredGpu, efficiency_for
 from app.services.estimate import (
     ResolvedModel,
     error_band_for,
@@ -360,8 +361,15 @@ def _score(
 class _Ranker:
     """Everything one request needs while it walks the catalog."""
 
-    def __init__(self, request: RecommendRequest, catalog: LoadedCatalog, market: Market):
+    def __init__(
+        self,
+        request: RecommendRequest,
+        catalog: LoadedCatalog,
+        market: Market,
+        measured: Mapping[str, MeasuredGpu],
+    ):
         self.request = request
+        self.measured = measured
         self.catalog = catalog
         self.market = market
         self.mode = request.acquisition
@@ -384,7 +392,8 @@ class _Ranker:
         # so a ranked option's hours match what an estimate of that option says.
         self.error_band = error_band_for(catalog, estimate_family(request.workload))
         self.training_time_scale = training_time_scale(catalog)
-        # Per catalog, not per request: GPU figures and catalog efficiencies (no probes here).
+        # Per catalog, not per request: GPU figures and the published efficiencies (a GPU the
+        # probes measured is looked up per request, as POST /estimate does).
         self._efficiency: dict[tuple[str, str], Efficiency] = market.cache.setdefault(
             "efficiency", {}
         )
@@ -455,6 +464,9 @@ class _Ranker:
         return found
 
     def efficiency(self, spec: GpuSpec, precision: str) -> Efficiency:
+        measured = self.measured.get(spec.id)
+        if measured is not None:
+            return efficiency_for(spec, precision, self.catalog, measured)
         key = (spec.id, precision)
         found = self._efficiency.get(key)
         if found is None:
@@ -663,8 +675,13 @@ def _check_owned(request: RecommendRequest, catalog: LoadedCatalog) -> None:
             )
 
 
-def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendResponse:
-    """Rank the catalog's GPUs for this job under the constraints and the acquisition mode."""
+def recommend(
+    request: RecommendRequest,
+    catalog: LoadedCatalog,
+    measured: Mapping[str, MeasuredGpu] | None = None,
+) -> RecommendResponse:
+    """Rank the catalog's GPUs for this job under the constraints and the acquisition mode,
+    with the probe-measured efficiencies `measured` (by GPU id) that POST /estimate uses too."""
     model = resolve_model(request.model, catalog, request.workload)
     constraints = request.constraints
     workload = request.workload
@@ -678,7 +695,7 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
             ],
         )
     _check_owned(request, catalog)
-    ranker = _Ranker(request, catalog, market_for(catalog))
+    ranker = _Ranker(request, catalog, market_for(catalog), measured or {})
     market = ranker.market
     mode = request.acquisition
     objective = request.objective
@@ -965,10 +982,14 @@ def _trim(response: RecommendResponse) -> RecommendResponse:
     return response
 
 
-def recommend_for_sharing(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendResponse:
+def recommend_for_sharing(
+    request: RecommendRequest,
+    catalog: LoadedCatalog,
+    measured: Mapping[str, MeasuredGpu] | None = None,
+) -> RecommendResponse:
     """The ranking with full estimates on the best options only: what is saved and shown (saving
     is in app/services/saved_results.py)."""
-    return _trim(recommend(request, catalog))
+    return _trim(recommend(request, catalog, measured))
 
 
 def chart_points(response: RecommendResponse) -> list[dict[str, object]]:

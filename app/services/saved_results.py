@@ -36,6 +36,7 @@ from app.repositories import recommendations as recommendations_repo
 from app.schemas.recommend import RecommendRequest, RecommendResponse
 from app.services import recommend as recommend_service
 from app.services.catalog import LoadedCatalog
+from app.services.efficiency import measured_efficiencies
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,11 @@ def recommend_and_save(
     request: RecommendRequest,
     catalog: LoadedCatalog,
 ) -> RecommendResponse:
-    """Rank (no database connection held), then save in a short transaction of its own."""
-    response = recommend_service.recommend_for_sharing(request, catalog)
+    """Read the probe-measured efficiencies, rank (no database connection held), then save in a
+    short transaction of its own."""
+    with session_scope(factory) as session:
+        measured = measured_efficiencies(session)
+    response = recommend_service.recommend_for_sharing(request, catalog, measured)
     response.id = save(factory, request, response, catalog.version)
     return response
 

@@ -1,17 +1,27 @@
 """Scaled dot-product attention, `jax.nn.dot_product_attention`, at several sequence lengths.
 
 Shapes are (batch, seq_len, heads, head_dim) for q, k and v (self-attention, as many key/value
-heads as query heads). The implementation is JAX's choice (`implementation=None`: cuDNN's fused
-kernel where it applies on NVIDIA GPUs, else XLA's). Batch shrinks as the sequence grows so
-that every case has about the same number of tokens.
+heads as query heads). Batch shrinks as the sequence grows so that every case has about the same
+number of tokens.
+
+Two implementations, named explicitly and reported apart (`implementation`):
+- "fused": `implementation="cudnn"`, cuDNN's fused flash-attention kernel, on CUDA only (JAX has
+  no fused path on ROCm or CPU). The compiled module must hold the `__cudnn$fmha...` custom
+  call (`attention_kernel`), else the result says `fused_verified: false`.
+- "unfused": `implementation="xla"`, XLA's ops with the (batch, heads, s, s) score matrix in
+  memory, on every backend. `implementation=None` is NOT used: it silently picks XLA's path
+  where cuDNN does not apply, and that figure would pass for fused attention. The service uses
+  only verified fused results as the fused-attention efficiency.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import jax
 
+from probes.hlo import attention_kernel
 from probes.timing import keys, measure
 from probes.workloads.common import DTYPES, Case, Probe, ProbeConfig, Result, tflops, timed_result
 
@@ -53,19 +63,48 @@ def shape_label(shape: Shape) -> str:
     return f"b{batch}xs{seq_len}xh{heads}xd{head_dim}"
 
 
-def run_attention(config: ProbeConfig, shape: Shape, *, causal: bool) -> Result:
+IMPLEMENTATIONS = {"fused": "cudnn", "unfused": "xla"}  # ours -> jax.nn.dot_product_attention's
+
+
+def implementations(config: ProbeConfig) -> list[str]:
+    """ "fused" where the backend has a fused kernel JAX can call (CUDA: cuDNN), and "unfused"."""
+    return ["fused", "unfused"] if config.platform == "cuda" else ["unfused"]
+
+
+def run_attention(
+    config: ProbeConfig, shape: Shape, *, causal: bool, implementation: str = "unfused"
+) -> Result:
     """Measure one shape: tflops = attention_flops(...) / median_s / 1e12."""
     batch, seq_len, heads, head_dim = shape
     dtype = config.model_dtype
+    compiled_kernel: dict[str, str | None] = {}
+
+    def inspect(compiled: Any) -> None:
+        compiled_kernel["kernel"] = attention_kernel(compiled.as_text())
 
     def make_inputs() -> list[jax.Array]:
         return [
             jax.random.normal(key, shape, DTYPES[dtype]) for key in keys(config.seed, 3)
         ]  # q, k, v
 
-    fn = jax.jit(partial(jax.nn.dot_product_attention, is_causal=causal))
-    timing = measure(fn, make_inputs, warmup=config.warmup, repeats=config.repeats)
+    fn = jax.jit(
+        partial(
+            jax.nn.dot_product_attention,
+            is_causal=causal,
+            implementation=IMPLEMENTATIONS[implementation],
+        )
+    )
+    timing = measure(
+        fn,
+        make_inputs,
+        warmup=config.warmup,
+        warmup_s=config.warmup_s,
+        repeats=config.repeats,
+        loop=True,
+        on_compiled=inspect,
+    )
     flops = attention_flops(batch, seq_len, heads, head_dim, causal=causal)
+    kernel = compiled_kernel.get("kernel")
     return timed_result(
         NAME,
         dtype,
@@ -84,21 +123,25 @@ def run_attention(config: ProbeConfig, shape: Shape, *, causal: bool) -> Result:
             "seq_len": seq_len,
             "heads": heads,
             "head_dim": head_dim,
-            "implementation": "jax default (cuDNN where it applies, else XLA)",
+            "implementation": implementation,
+            "jax_implementation": IMPLEMENTATIONS[implementation],
+            "attention_kernel": kernel or "xla ops",
+            "fused_verified": implementation == "fused" and kernel is not None,
         },
     )
 
 
 def cases(config: ProbeConfig) -> list[Case]:
-    """Each shape of this tier, without and with a causal mask."""
+    """Each implementation at each shape of this tier, without and with a causal mask."""
     return [
         Case(
             NAME,
             config.model_dtype,
             shape_label(shape),
-            partial(run_attention, config, shape, causal=causal),
-            "causal" if causal else "full",
+            partial(run_attention, config, shape, causal=causal, implementation=implementation),
+            f"{implementation} {'causal' if causal else 'full'}",
         )
+        for implementation in implementations(config)
         for shape in SHAPES[(config.tier, config.accelerator)]
         for causal in (False, True)
     ]

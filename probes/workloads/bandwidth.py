@@ -13,8 +13,10 @@ output buffer on every call and the time goes to page faults (measured here: 7 G
 60 GB/s), and a CPU reads each destination line before writing it (so 2 N counted would be 3 N
 moved). The scale factor 0.999 keeps values finite however many calls a sample makes.
 
-Arrays are far larger than caches: 64 MiB or more on CPUs (a server L3 is tens of MiB), 256 MiB
-or more on GPUs (an H100's L2 is 50 MB).
+Every array is at least 4x the device's last-level cache (STREAM's rule; sizes per GPU with
+their sources in `gpu_identity.caches`: H100 50 MB L2, MI300X 256 MB Infinity Cache, ...; a CPU's
+L3 from sysfs): the tier's sizes are raised to that minimum, so even `--quick` measures memory,
+not cache.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from gpu_identity.caches import WORKING_SET_FACTOR
 from probes.timing import keys, measure
 from probes.workloads.common import (
     GIB,
@@ -90,8 +93,10 @@ def run_kernel(config: ProbeConfig, kernel: str, array_bytes: int) -> Result:
         jax.jit(fn, donate_argnums=0),
         make_inputs,
         warmup=config.warmup,
+        warmup_s=config.warmup_s,
         repeats=config.repeats,
         feedback=True,
+        loop=True,
     )
     moved = kernel_bytes(kernel, array_bytes)
     return timed_result(
@@ -105,13 +110,24 @@ def run_kernel(config: ProbeConfig, kernel: str, array_bytes: int) -> Result:
             "kernel": kernel,
             "in_place": True,
             "array_bytes": array_bytes,
+            "last_level_cache_bytes": config.llc_bytes,
         },
     )
 
 
+def array_sizes(config: ProbeConfig) -> list[int]:
+    """The tier's array sizes, each raised to >= 4x the last-level cache (not for "tiny", the
+    test-sized tier), rounded up to a whole MiB, duplicates dropped."""
+    sizes = ARRAY_BYTES[(config.tier, config.accelerator)]
+    if config.tier == "tiny" or not config.llc_bytes:
+        return sizes
+    floor = -(-WORKING_SET_FACTOR * config.llc_bytes // MIB) * MIB
+    return sorted({max(size, floor) for size in sizes})
+
+
 def cases(config: ProbeConfig) -> list[Case]:
     """Each kernel at each array size of this tier."""
-    sizes = ARRAY_BYTES[(config.tier, config.accelerator)]
+    sizes = array_sizes(config)
     return [
         Case(NAME, DTYPE, format_bytes(size), partial(run_kernel, config, kernel, size), kernel)
         for size in sizes

@@ -92,7 +92,9 @@ def run_psum(config: ProbeConfig, buffer_bytes: int) -> Result:
         x = jax.random.normal(key, (n * elements,), jnp.float32)
         return [jax.device_put(x, sharding)]
 
-    timing = measure(fn, make_inputs, warmup=config.warmup, repeats=config.repeats)
+    timing = measure(
+        fn, make_inputs, warmup=config.warmup, warmup_s=config.warmup_s, repeats=config.repeats
+    )
     alg_gb_s = gb_per_s(buffer_bytes, timing.median_s)
     return timed_result(
         NAME,

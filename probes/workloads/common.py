@@ -15,16 +15,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import jax
 import jax.numpy as jnp
 
+from probes.device import describe, facts_from_jax, gpu_platform
 from probes.timing import Timing
 
 Result = dict[str, Any]
 Tier = Literal["full", "quick", "tiny"]  # tiny: test-sized shapes, seconds on a laptop CPU
 
-# (warmup calls, timed samples) per tier.
-TIER_REPEATS: dict[str, tuple[int, int]] = {"full": (3, 20), "quick": (2, 5), "tiny": (1, 3)}
+# (minimum warm-up calls, timed samples) per tier.
+TIER_REPEATS: dict[str, tuple[int, int]] = {"full": (1, 20), "quick": (1, 5), "tiny": (1, 3)}
+# Warm-up time per tier: calls repeat until this much time has passed, so that clocks ramp and
+# caches, allocator and autotuning settle (a GPU needs tenths of a second to reach its boost
+# clock). `--quick` on a CPU, whose clock does not ramp under XLA, uses WARMUP_S_QUICK_CPU.
+WARMUP_S: dict[str, float] = {"full": 0.5, "quick": 0.5, "tiny": 0.0}
+WARMUP_S_QUICK_CPU = 0.1
 
 # Probe dtype names (as the API spells precisions) -> JAX array dtype. tf32 is fp32 storage
 # with TF32 tensor-core arithmetic, chosen per dot product (see probes.workloads.matmul).
@@ -44,9 +49,11 @@ GIB = 1 << 30
 class ProbeConfig:
     """How to run the probes on this process's devices.
 
-    `backend` is `jax.default_backend()` (cpu, gpu, tpu); `platform` is the device's platform
-    (cpu, cuda, rocm, tpu). `peak_tflops` holds dense peak TFLOP/s by dtype for MFU (from the
-    matched catalog record or the command line); empty when unknown.
+    `backend` is `jax.default_backend()` (cpu, gpu, tpu); `platform` is the vendor platform
+    (cpu, cuda, rocm, tpu; `probes.device.gpu_platform`, since JAX says "gpu" for both CUDA and
+    ROCm). `compute_capability` is CUDA's "9.0" or ROCm's gfx target. `llc_bytes` is the
+    last-level cache that bandwidth working sets must exceed 4x. `peak_tflops` holds dense peak
+    TFLOP/s by dtype for MFU (from the matched catalog record or the command line).
     """
 
     tier: Tier = "quick"
@@ -59,6 +66,8 @@ class ProbeConfig:
     seed: int = 0
     warmup_override: int | None = None  # None: the tier's (TIER_REPEATS)
     repeats_override: int | None = None
+    warmup_s_override: float | None = None  # None: the tier's (WARMUP_S)
+    llc_bytes: int | None = None
 
     @classmethod
     def for_local_devices(
@@ -69,20 +78,23 @@ class ProbeConfig:
         peak_source: str | None = None,
         warmup_override: int | None = None,
         repeats_override: int | None = None,
+        warmup_s_override: float | None = None,
     ) -> ProbeConfig:
         """A configuration for the devices JAX sees in this process."""
-        devices = jax.local_devices()
-        capability = getattr(devices[0], "compute_capability", None)
+        facts = facts_from_jax()
+        device = describe(facts, runner=lambda argv: None)  # no tools: only the cache size
         return cls(
             tier=tier,
-            backend=jax.default_backend(),
-            platform=devices[0].platform,
-            compute_capability=str(capability) if capability is not None else None,
-            device_count=len(devices),
+            backend=facts.backend,
+            platform=gpu_platform(facts),
+            compute_capability=facts.compute_capability,
+            device_count=facts.device_count,
             peak_tflops=dict(peak_tflops or {}),
             peak_source=peak_source,
             warmup_override=warmup_override,
             repeats_override=repeats_override,
+            warmup_s_override=warmup_s_override,
+            llc_bytes=device["last_level_cache_bytes"],
         )
 
     @property
@@ -96,6 +108,15 @@ class ProbeConfig:
         if self.warmup_override is not None:
             return self.warmup_override
         return TIER_REPEATS[self.tier][0]
+
+    @property
+    def warmup_s(self) -> float:
+        """Seconds of untimed calls before timing (at least `warmup` calls)."""
+        if self.warmup_s_override is not None:
+            return self.warmup_s_override
+        if self.tier == "quick" and self.platform == "cpu":
+            return WARMUP_S_QUICK_CPU
+        return WARMUP_S[self.tier]
 
     @property
     def repeats(self) -> int:

@@ -3,7 +3,16 @@
 dtypes: fp32 (true fp32 arithmetic, `Precision.HIGHEST`), bf16 and fp16 everywhere; on NVIDIA
 GPUs also tf32 (fp32 storage, TF32 tensor cores: `DotAlgorithmPreset.TF32_TF32_F32`, compute
 capability >= 8.0) and fp8 (`float8_e4m3fn` inputs, bf16 output, compute capability >= 8.9).
-TPUs run fp32 and bf16 only.
+TPUs run fp32 and bf16 only; ROCm runs fp32, bf16 and fp16 (MI300's FP8 is the e4m3fnuz
+variant, not measured here).
+
+FP8 uses the layout cuBLASLt's FP8 GEMM requires ("TN": both operands K-major; NVIDIA cuBLAS
+documentation, cublasLtMatmul, FP8 data types): A is (m, k) and B is stored as (n, k), and the
+product contracts the last axis of both.
+
+Every result says what XLA compiled (`probes.hlo.check_gemm` on the optimized module):
+`gemm_verified` is true only when a GEMM on the intended operand type was emitted (a cuBLAS or
+cuBLASLt custom call on GPUs, a dot on CPUs). Small shapes run inside a jitted `fori_loop`.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from probes.hlo import check_gemm
 from probes.timing import keys, measure
 from probes.workloads.common import (
     DTYPES,
@@ -49,7 +59,7 @@ PRECISION_NOTES = {
     "tf32": "fp32 inputs, TF32 tensor-core arithmetic (DotAlgorithmPreset.TF32_TF32_F32)",
     "bf16": "bf16 inputs and output, backend's default accumulation (fp32 on GPUs and TPUs)",
     "fp16": "fp16 inputs and output, backend's default accumulation (fp32 on GPUs)",
-    "fp8": "float8_e4m3fn inputs, unscaled, bf16 output",
+    "fp8": "float8_e4m3fn inputs (A m x k, B n x k: cuBLASLt's TN layout), unscaled, bf16 output",
 }
 
 
@@ -70,7 +80,7 @@ def shape_label(shape: Shape) -> str:
 
 def supported_dtypes(config: ProbeConfig) -> list[str]:
     """The dtypes measured on this device (see the module docstring)."""
-    if config.backend == "tpu":
+    if config.backend == "tpu" or config.platform == "tpu":
         return ["fp32", "bf16"]
     dtypes = ["fp32", "bf16", "fp16"]
     capability = config.cuda_capability
@@ -87,11 +97,11 @@ def matmul_fn(dtype: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
         return jax.jit(partial(jnp.matmul, precision=lax.Precision.HIGHEST))
     if dtype == "tf32":
         return jax.jit(partial(jnp.matmul, precision=lax.DotAlgorithmPreset.TF32_TF32_F32))
-    if dtype == "fp8":
+    if dtype == "fp8":  # B is (n, k): contract the last axis of both (TN)
         return jax.jit(
             partial(
                 lax.dot_general,
-                dimension_numbers=(((1,), (0,)), ((), ())),
+                dimension_numbers=(((1,), (1,)), ((), ())),
                 preferred_element_type=jnp.bfloat16,
             )
         )
@@ -101,24 +111,33 @@ def matmul_fn(dtype: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
 
 
 def make_operands(shape: Shape, dtype: str, seed: int) -> tuple[jax.Array, jax.Array]:
-    """A (m x k) and B (k x n) with standard-normal entries, in `dtype` (fp8: rounded from bf16)."""
+    """A (m x k) and B (k x n; fp8: n x k) with standard-normal entries, in `dtype` (fp8:
+    rounded from bf16)."""
     m, n, k = shape
     key_a, key_b = keys(seed, 2)
     target: Any = DTYPES[dtype]
     draw = jnp.bfloat16 if dtype == "fp8" else target
     a = jax.random.normal(key_a, (m, k), draw).astype(target)
-    b = jax.random.normal(key_b, (k, n), draw).astype(target)
+    b = jax.random.normal(key_b, (n, k) if dtype == "fp8" else (k, n), draw).astype(target)
     return a, b
 
 
 def run_matmul(config: ProbeConfig, dtype: str, shape: Shape) -> Result:
     """Measure one shape in one dtype: tflops = 2 m n k / median_s / 1e12."""
     m, n, k = shape
+    checked: dict[str, Any] = {}
+
+    def inspect(compiled: Any) -> None:
+        checked.update(check_gemm(compiled.as_text(), dtype, config.platform).as_fields())
+
     timing = measure(
         matmul_fn(dtype),
         lambda: make_operands(shape, dtype, config.seed),
         warmup=config.warmup,
+        warmup_s=config.warmup_s,
         repeats=config.repeats,
+        loop=True,
+        on_compiled=inspect,
     )
     flops = matmul_flops(m, n, k)
     return timed_result(
@@ -133,6 +152,7 @@ def run_matmul(config: ProbeConfig, dtype: str, shape: Shape) -> Result:
             "n": n,
             "k": k,
             "precision": PRECISION_NOTES[dtype],
+            **checked,
         },
     )
 

@@ -232,6 +232,7 @@ def run_train_step(config: ProbeConfig, dims: ModelDims) -> Result:
         make_train_step(dims, DTYPES[dtype]),
         lambda: make_inputs(dims, config.seed),
         warmup=config.warmup,
+        warmup_s=config.warmup_s,
         repeats=config.repeats,
     )
     flops = train_flops(dims)

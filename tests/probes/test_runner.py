@@ -132,7 +132,7 @@ def test_json_is_exactly_the_document_on_stdout(
     document = json.loads(captured.out)
     assert set(document) == DOCUMENT_KEYS
     assert document["quick"] is False
-    assert document["probe_version"] == "1"
+    assert document["probe_version"] == "2"
     started = datetime.fromisoformat(document["started_at"])
     assert started <= datetime.fromisoformat(document["finished_at"])
     assert started.tzinfo is not None

@@ -19,7 +19,8 @@ from app.errors import ConflictError
 from app.models import ProbeResult, ProbeRun
 from app.schemas.probes import ProbeRunCreate, ProbeSubmission
 from app.services.catalog import LoadedCatalog
-from app.services.probes import start_local_run, submit_remote
+from app.services.probe_results import submit_remote
+from app.services.probe_runner import start_local_run
 
 WORKERS = 8
 

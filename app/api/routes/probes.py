@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CatalogDep, RateLimit, SessionDep, SessionFactoryDep, SettingsDep, TokenDep
 from app.errors import AdvisorError, format_validation_errors
 from app.schemas.errors import responses
-from app.schemas.probes import MAX_SUBMISSION_BYTES, ProbeRunCreate, ProbeRunRead, ProbeSubmission
-from app.services import probes as probe_service
+from app.schemas.probes import (
+    MAX_SUBMISSION_BYTES,
+    ProbeRunCreate,
+    ProbeRunRead,
+    ProbeRunSummary,
+    ProbeSubmission,
+)
+from app.services import probe_results, probe_runner
 
 router = APIRouter(prefix="/api/v1", tags=["probes"], responses=responses(413, 422, 503))
 
@@ -48,7 +54,7 @@ def start_probe_run(
     catalog: CatalogDep,
 ) -> ProbeRunRead:
     """Start the JAX probes here in a subprocess (bearer token; one run at a time, else 409)."""
-    return probe_service.start_local_run(factory, settings, body, catalog)
+    return probe_runner.start_local_run(factory, settings, body, catalog)
 
 
 @router.get("/probe-runs/{run_id}", response_model=ProbeRunRead, responses=responses(404))
@@ -56,7 +62,27 @@ def get_probe_run(
     session: SessionDep, catalog: CatalogDep, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> ProbeRunRead:
     """A probe run: status, progress, results, and the estimator's self-check."""
-    return probe_service.read_run(session, run_id, catalog)
+    return probe_results.read_run(session, run_id, catalog)
+
+
+@router.get("/probe-runs", response_model=list[ProbeRunSummary])
+def list_probe_runs(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    gpu: Annotated[str | None, Query(max_length=80, description="Only this GPU id.")] = None,
+) -> list[ProbeRunSummary]:
+    """The newest probe runs, one line each (retracted ones included, marked)."""
+    return probe_results.list_runs(session, limit, gpu)
+
+
+@router.delete(
+    "/probe-runs/{run_id}", response_model=ProbeRunSummary, responses=responses(401, 404)
+)
+def retract_probe_run(
+    token_name: TokenDep, session: SessionDep, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> ProbeRunSummary:
+    """Retract a run (bearer token): it stays readable but no longer feeds any estimate."""
+    return probe_results.retract_run(session, run_id, token_name)
 
 
 @router.post(
@@ -81,5 +107,5 @@ async def submit_probe_results(
             status_code=422,
         ) from None
     return await run_in_threadpool(
-        probe_service.submit_remote, session, submission, catalog, token_name
+        probe_results.submit_remote, session, submission, catalog, token_name
     )
