@@ -79,6 +79,12 @@ RULES: tuple[Rule, ...] = (
     _one(r"l40s", "nvidia-l40s"),
     _one(r"h100 pcie(?: 80gb)?", "nvidia-h100-pcie"),
     _one(r"h100 nvl(?: 94gb)?", "nvidia-h100-nvl"),
+    _one(
+        r"h100(?: sxm5?)? 96gb(?: hbm2e)?",
+        "nvidia-h100-sxm-96gb",
+        "96 GB HBM2e H100 of Meta's Grand Teton hosts (torchtitan benchmark hardware); "
+        "the device name is assumed to carry its memory size",
+    ),
     _one(r"h100(?: sxm5?)?(?: 80gb)? hbm3|h100 sxm5?(?: 80gb)?", "nvidia-h100-sxm"),
     _one(r"h200(?: sxm)?(?: 141gb)?(?: hbm3e)?", "nvidia-h200-sxm"),
     _one(r"h200 nvl(?: 141gb)?", "nvidia-h200-nvl"),
