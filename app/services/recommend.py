@@ -36,9 +36,11 @@ from app.services.efficiency import efficiency_for
 from app.services.estimate import (
     ResolvedModel,
     error_band_for,
+    estimate_family,
     gpu_spec,
     pricing_for,
     resolve_model,
+    training_time_scale,
 )
 
 
@@ -207,7 +209,8 @@ def _estimate(
         count=plan.count,
         efficiency=efficiency_for(spec, plan.workload.precision.value, catalog),
         pricing=pricing_for(gpu, catalog),
-        error_band=error_band_for(catalog),
+        error_band=error_band_for(catalog, estimate_family(plan.workload)),
+        training_time_scale=training_time_scale(catalog),
         **(
             {"grid_kg_co2_per_kwh": request.grid_kg_co2_per_kwh}
             if request.grid_kg_co2_per_kwh is not None
