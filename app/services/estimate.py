@@ -19,7 +19,7 @@ from app.estimator.model import (
     shape_from_preset_architecture,
 )
 from app.estimator.result import ErrorBand, Estimate
-from app.estimator.workload import Workload
+from app.estimator.workload import Task, Workload
 from app.metrics import ESTIMATE_ERRORS
 from app.schemas.catalog import CatalogGpu, CatalogPrice, PriceKind
 from app.schemas.estimate import EstimateRequest, HardwareInput, ModelInput
@@ -256,6 +256,10 @@ def estimate_with(
     )
     try:
         if isinstance(model, CompiledModel):
+            if workload.task is Task.serve:
+                raise EstimateInputError(
+                    "workload.task", f"serve simulates language models; {model.name} is not one"
+                )
             result = estimate_compiled(model, workload, ctx)
         else:
             result = estimate(model, workload, ctx)
