@@ -974,8 +974,10 @@ def saturation(
     capacity: KvCapacity,
     requests: int = CAPACITY_SEARCH_REQUESTS,
 ) -> SimulationResult:
-    """The replica kept full: as many closed-loop users as the engine runs sequences."""
-    seats = ENGINES[setup.engine].max_num_seqs
+    """The replica kept full: as many closed-loop users as the engine runs sequences (or as
+    the KV cache holds, plus one)."""
+    per_request = traffic.prompt_tokens + traffic.output_tokens
+    seats = max(1, min(ENGINES[setup.engine].max_num_seqs, capacity.tokens // per_request + 1))
     closed = replace(
         traffic,
         request_rate=None,

@@ -288,6 +288,10 @@ def _basis(model: ResolvedModel) -> list[str]:
 
 def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendResponse:
     """Rank every catalog GPU for this job under the constraints."""
+    if request.workload.task is Task.serve:
+        from app.services.serve_recommend import recommend_serving  # imports this module
+
+        return recommend_serving(request, catalog)
     model = resolve_model(request.model, catalog)
     constraints = request.constraints
     workload = request.workload

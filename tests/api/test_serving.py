@@ -134,3 +134,34 @@ def test_a_cnn_cannot_be_served_as_a_language_model(client: TestClient) -> None:
     )  # fmt: skip
     assert response.status_code == 422
     assert "serve" in response.text
+
+
+def test_recommend_for_serve_ranks_by_cost_per_million_tokens(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/recommend",
+        json={
+            "model": {"preset": "llama-3.1-8b"},
+            "workload": {"task": "serve", "serving": {"request_rate": 5.0, "prompt_tokens": 512,
+                                                       "output_tokens": 256}},
+            "constraints": {"max_gpus": 8, "cloud_priced_only": True},
+        },
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    body = response.json()
+    ranked = [o for o in body["options"] if o["rank"] is not None]
+    assert len(ranked) >= 3
+    costs = [o["serving"]["usd_per_million_output_tokens"] for o in ranked]
+    assert costs == sorted(costs)
+    best = ranked[0]
+    assert best["serving"]["simulated"]
+    assert best["count"] == best["serving"]["tensor_parallel"] * best["serving"]["replicas"]
+    assert best["serving"]["max_request_rate_per_replica"] * best["serving"]["replicas"] >= 5.0
+    curve = best["estimate"]["serving"]["curve"]
+    assert len(curve) >= 4
+    assert (
+        curve[-1]["output_tokens_per_second_per_gpu"] > curve[0]["output_tokens_per_second_per_gpu"]
+    )
+    assert (
+        curve[-1]["output_tokens_per_second_per_user"]
+        < curve[0]["output_tokens_per_second_per_user"]
+    )
