@@ -350,3 +350,20 @@ def detailed_estimate(
     )
     option.estimate = estimate(model, workload, ctx, detailed=False)
     option.mfu = option.estimate.time.mfu
+
+
+def serving_curve(response: RecommendResponse) -> dict[str, object] | None:
+    """What the results page plots for serve: the best option's throughput-latency curve and
+    the targets (None for other tasks)."""
+    best = next((o for o in response.options if o.rank == 1), None)
+    if best is None or best.estimate is None or best.estimate.serving is None:
+        return None
+    serving = best.estimate.serving
+    if not serving.curve:
+        return None
+    return {
+        "label": f"{best.name}, TP {serving.tensor_parallel}",
+        "tpot_p99_s": serving.targets["tpot_p99_s"],
+        "ttft_p90_s": serving.targets["ttft_p90_s"],
+        "points": [p.model_dump() for p in serving.curve],
+    }

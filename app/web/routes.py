@@ -15,6 +15,7 @@ from app.schemas.gpu import GpuFilters
 from app.services import catalog as catalog_service
 from app.services import gpus as gpu_service
 from app.services import recommend as recommend_service
+from app.services.serve_recommend import serving_curve
 from app.web.forms import DEFAULTS, error_field, form_values, parse_form
 
 router = APIRouter(include_in_schema=False)
@@ -95,6 +96,7 @@ def show_result(
             "catalog_version": catalog_version,
             "share_path": f"/r/{answer.id}",
             "chart_options": recommend_service.chart_points(answer),
+            "serving_curve": serving_curve(answer),
         },
     )
 
