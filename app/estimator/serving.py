@@ -66,6 +66,9 @@ class EngineProfile:
     step_overhead_s: float
     source: str
     per_sequence_overhead_s: float = 0.0  # CPU per running sequence per iteration
+    # Seen by the client before its first token beyond the engine's iterations: HTTP, request
+    # parsing and tokenization, the first streamed chunk.
+    request_overhead_s: float = 0.0
 
     def max_batched_tokens(self, memory_gb: float) -> int:
         if memory_gb >= LARGE_GPU_GB:
@@ -917,7 +920,7 @@ def simulate(
             if "the simulation stopped at its iteration limit" not in reasons:
                 reasons.append("the simulation stopped at its iteration limit")
     completed = [i for i in range(n) if finish[i] >= 0]
-    ttft = [first[i] - arrival[i] for i in completed]
+    ttft = [first[i] - arrival[i] + engine.request_overhead_s for i in completed]
     tpot = [(finish[i] - first[i]) / (output[i] - 1) for i in completed if output[i] > 1]
     e2e = [finish[i] - arrival[i] for i in completed]
     queue = [admitted[i] - arrival[i] for i in completed]
