@@ -333,6 +333,10 @@ def validate_command(
             f"on the {len(their_errors)} figures llm-analysis also predicts: median |error| "
             f"llm-analysis {statistics.median(their_errors):.1f}%, ours {statistics.median(ours_on_theirs):.1f}%"
         )
+    from app.services.serving_validation import format_report, run_serving_validation
+
+    console.print("serving family (tests/data/validation/serving-*.yaml, out of sample):")
+    console.print(format_report(run_serving_validation(catalog)), markup=False, highlight=False)
     if write_error_band:
         path = settings.catalog_dir / ERROR_BAND_FILE
         header = (
