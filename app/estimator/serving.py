@@ -568,6 +568,16 @@ class SimulationResult:
     tpot_mean_s: float = 0.0
 
 
+# Work bound: a simulation covers at most this many prompt + output tokens (mean lengths x
+# requests), so that no input can make a request run for minutes; fewer requests are simulated
+# (and the answer says so) when the lengths are extreme.
+MAX_SIMULATED_TOKENS = 2_000_000
+
+
+def per_request_mean(traffic: TrafficSpec) -> int:
+    return max(1, traffic.prompt_tokens + traffic.output_tokens)
+
+
 # A request's state in the simulation.
 WAITING, PREFILL, DECODE, DONE = 0, 1, 2, 3
 MAX_ITERATIONS = 2_000_000
@@ -605,7 +615,7 @@ def simulate(
     max_seqs = engine.max_num_seqs
 
     rng = random.Random(traffic.seed)
-    n = traffic.num_requests
+    n = max(1, min(traffic.num_requests, MAX_SIMULATED_TOKENS // per_request_mean(traffic)))
     cap = max(traffic.prompt_tokens, traffic.output_tokens) * 20
     prompt = [
         _lengths(rng, traffic.prompt_tokens, traffic.distribution, SHAREGPT_LOG_SIGMA_PROMPT, cap)

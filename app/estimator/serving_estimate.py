@@ -35,6 +35,7 @@ from app.estimator.result import (
 )
 from app.estimator.serving import (
     ENGINES,
+    MAX_SIMULATED_TOKENS,
     Capacity,
     IterationModel,
     KvCapacity,
@@ -157,6 +158,11 @@ def estimate_serving(model: ModelDescription, workload: Workload, ctx: EstimateC
             f"holds {cap.tokens:,} tokens, less than one request ({one_request_tokens:,})"
         )
     sim = simulate(setup, traffic, model=prepared.model, capacity=cap)
+    if sim.requests < traffic.num_requests:
+        notes.append(
+            f"simulated {sim.requests} of {traffic.num_requests} requests per replica: "
+            f"{MAX_SIMULATED_TOKENS:,} prompt + output tokens is the simulation's work limit"
+        )
     capacity = (
         max_request_rate(setup, traffic, targets, prepared.model, cap)
         if fits
