@@ -280,67 +280,125 @@ def validate_command(
         bool,
         typer.Option(help="Write catalog/error_bands.yaml from this run (estimates quote it)."),
     ] = False,
+    rows: Annotated[bool, typer.Option(help="Print every scored figure too.")] = False,
 ) -> None:
-    """Score the estimator against published measurements (tests/data/validation.yaml)."""
+    """Score the estimator out of sample (leave-one-source-out) against published measurements
+    (tests/data/validation.yaml and tests/data/validation/*.yaml), beside llm-analysis and a
+    flat-0.5-MFU rule."""
     import yaml
 
     from app.services.catalog import ERROR_BAND_FILE, load_catalog
-    from app.services.validation import error_band_from, llm_analysis_predictions, run_validation
+    from app.services.validation import (
+        compare_llm_analysis,
+        error_band_from,
+        llm_analysis_predictions,
+        run_validation,
+        score_families,
+    )
 
     settings = get_settings()
     catalog = load_catalog(settings.catalog_dir)
     report = run_validation(catalog)
-    theirs = llm_analysis_predictions()
-    table = Table(title="Estimator vs published measurements (error = predicted / measured - 1)")
-    for column in ("row", "GPUs", "metric", "measured", "ours", "error", "llm-analysis", "source"):
-        table.add_column(column, overflow="fold")
-    ours_on_theirs: list[float] = []
-    their_errors: list[float] = []
-    for row in report.rows:
-        other = "—"
-        prediction = theirs.get(row.id, {})
-        key = "peak_memory_gb_per_gpu" if row.kind == "memory" else "tokens_per_second_per_gpu"
-        if row.metric.startswith(("per_gpu_tokens", "peak_memory")) and prediction.get(key):
-            measured = row.measured
-            their_error = 100.0 * (prediction[key] - measured) / measured
-            other = f"{their_error:+.1f}%"
-            their_errors.append(abs(their_error))
-            if row.error_pct is not None:
-                ours_on_theirs.append(abs(row.error_pct))
-        table.add_row(
-            row.id,
-            f"{row.count}x {row.gpu}",
-            row.metric,
-            f"{row.measured:,.4g}",
-            f"{row.predicted:,.4g}" if row.predicted is not None else "—",
-            f"{row.error_pct:+.1f}%" if row.error_pct is not None else "—",
-            other,
-            row.source,
+    if rows:
+        table = Table(title="Every scored figure (error = predicted / measured - 1, uncalibrated)")
+        for column in ("row", "GPUs", "family", "metric", "measured", "ours", "error", "flat 0.5"):
+            table.add_column(column, overflow="fold")
+        for row in report.rows:
+            flat = (
+                f"{100.0 * (row.flat_rule - row.measured) / row.measured:+.1f}%"
+                if row.flat_rule
+                else "—"
+            )
+            table.add_row(
+                row.id,
+                f"{row.count}x {row.gpu}",
+                row.family,
+                row.metric,
+                f"{row.measured:,.4g}",
+                f"{row.predicted:,.4g}" if row.predicted is not None else "—",
+                f"{row.error_pct:+.1f}%" if row.error_pct is not None else "—",
+                flat,
+            )
+        console.print(table)
+        for fit in report.fits:
+            console.print(
+                f"fit {fit.id}: measured {'fits' if fit.measured else 'OOM'}, ours "
+                f"{fit.predicted_gb:.1f} of {fit.capacity_gb:.1f} GB -> "
+                f"{'fits' if fit.predicted else 'OOM'} {'ok' if fit.correct else 'WRONG'}"
+            )
+    scores = score_families(report)
+    per_source = Table(title="Per source, out of sample: median |error| (fit: % verdicts right)")
+    for column in ("family", "source", "figures", "median |error|"):
+        per_source.add_column(column, overflow="fold")
+    for family, sc in scores.items():
+        for group, (n, value) in sorted(sc.per_source.items(), key=lambda kv: -kv[1][1]):
+            shown = f"{value:.0f}% right" if family == "fit" else f"{value:.1f}%"
+            per_source.add_row(family, group, str(n), shown)
+    console.print(per_source)
+    summary = Table(title="Per family, out of sample (leave-one-source-out)")
+    for column in (
+        "family",
+        "figures",
+        "sources",
+        "ours raw",
+        "ours LOSO-scaled",
+        "quoted (p75)",
+        "scale (all)",
+        "flat 0.5 MFU",
+    ):
+        summary.add_column(column)
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1f}%"
+
+    for family, sc in scores.items():
+        if family == "fit":
+            summary.add_row(
+                family,
+                str(sc.rows),
+                str(sc.sources),
+                f"{pct(sc.accuracy_pct)} right",
+                "—",
+                "—",
+                "—",
+                "—",
+            )
+            continue
+        summary.add_row(
+            family,
+            str(sc.rows),
+            str(sc.sources),
+            pct(sc.raw_median_pct),
+            pct(sc.loso_median_pct) + (" (used)" if sc.calibrate else ""),
+            pct(sc.p75_pct),
+            f"{sc.scale_all_sources:.3f}",
+            f"{pct(sc.flat_median_pct)} on {sc.flat_rows}" if sc.flat_rows else "—",
         )
-    console.print(table)
+    console.print(summary)
+    for family, sc in scores.items():
+        flat_pct, ours_pct = sc.flat_median_pct, sc.median_pct
+        if flat_pct is not None and ours_pct is not None and flat_pct < ours_pct:
+            console.print(
+                f"[bold]{family}: the flat 0.5-MFU rule ({flat_pct:.1f}%) beats the detailed model "
+                f"({ours_pct:.1f}%) on these rows[/] (why: docs/estimator.md, 'Where the flat rule wins')"
+            )
+    for cmp in compare_llm_analysis(report, llm_analysis_predictions()):
+        console.print(
+            f"{cmp.family}: on the {cmp.rows} figures {cmp.name} predicts, median |error| "
+            f"{cmp.name} {cmp.theirs_median_pct:.1f}%, ours {cmp.ours_median_pct:.1f}%"
+        )
     for row_id, reason in report.skipped:
         console.print(f"[dim]not scored: {row_id}: {reason}[/]")
-    band = error_band_from(report)
-    console.print(
-        f"median |error|: time {band['time_median_pct']:.1f}% over {band['time_rows']} rows, "
-        f"memory {band['memory_median_pct']:.1f}% over {band['memory_rows']} rows; "
-        f"75th percentile: time {band['time_pct']:.1f}%, memory {band['memory_pct']:.1f}%"
-    )
-    if their_errors:
-        import statistics
-
-        console.print(
-            f"on the {len(their_errors)} figures llm-analysis also predicts: median |error| "
-            f"llm-analysis {statistics.median(their_errors):.1f}%, ours {statistics.median(ours_on_theirs):.1f}%"
-        )
     from app.services.serving_validation import format_report, run_serving_validation
 
     console.print("serving family (tests/data/validation/serving-*.yaml, out of sample):")
     console.print(format_report(run_serving_validation(catalog)), markup=False, highlight=False)
     if write_error_band:
+        band = error_band_from(report)
         path = settings.catalog_dir / ERROR_BAND_FILE
         header = (
-            "# Written by `gpu-advisor validate --write-error-band`; estimates quote this band.\n"
+            "# Written by `gpu-advisor validate --write-error-band` (leave-one-source-out error per\n"
+            "# family); estimates quote it. Do not edit by hand.\n"
         )
         path.write_text(header + yaml.safe_dump(band, sort_keys=True))
         console.print(f"wrote {path}")

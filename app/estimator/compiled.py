@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.estimator.collectives import all_reduce_s
 from app.estimator.estimate import (
     EstimateContext,
     EstimateInputError,
@@ -35,7 +36,6 @@ from app.estimator.result import (
     ModelCounts,
     TimeResult,
 )
-from app.estimator.timing import allreduce_seconds
 from app.estimator.units import GB
 from app.estimator.workload import Workload
 
@@ -117,12 +117,8 @@ def estimate_compiled(
     comm_s = 0.0
     if workload.is_training and layout.data > 1:
         grad_bytes = model.parameters * (4.0 if not workload.mixed_precision else 2.0)
-        link = (
-            gpu.intra_node_link_gb_s(layout.count)
-            if layout.count <= 8
-            else gpu.inter_node_link_gb_s
-        )
-        comm = allreduce_seconds(grad_bytes, layout.data, link, eff.allreduce_fraction)
+        fabric = gpu.fabric(layout.count, eff.allreduce_fraction)
+        comm = all_reduce_s(grad_bytes, layout.data, fabric.gpus_per_node, fabric)
         comm_s = max(0.0, comm - step_s / 2)  # overlapped with the backward (~ 2/3 of the step)
     optimizer_s = model.parameters * 28 / bandwidth if workload.is_training else 0.0
     step_s += comm_s + optimizer_s

@@ -14,10 +14,10 @@ from app.estimator.memory import (
     memory_per_gpu,
 )
 from app.estimator.model import (
-    Architecture,
     TransformerShape,
     active_parameter_count,
     parameter_count,
+    sequence_tokens,
 )
 from app.estimator.result import (
     ComputeResult,
@@ -32,7 +32,11 @@ from app.estimator.result import (
     ModelCounts,
     TimeResult,
 )
-from app.estimator.timing import inference_time, model_flops_per_token, training_step_time
+from app.estimator.timing import (
+    PhaseTime,
+    inference_time,
+    training_step_time,
+)
 from app.estimator.units import GB
 from app.estimator.workload import Checkpointing, Optimizer, Parallelism, Task, Workload
 
@@ -70,6 +74,9 @@ class EstimateContext:
     pricing: Pricing | None = None
     error_band: ErrorBand = field(default_factory=lambda: ErrorBand(time_pct=15, memory_pct=10))
     grid_kg_co2_per_kwh: float = DEFAULT_GRID_KG_CO2_PER_KWH
+    # Step-time factor fitted on published runs inside the leave-one-source-out validation
+    # (catalog/error_bands.yaml, training_throughput.scale); 1.0 = the model as derived.
+    training_time_scale: float = 1.0
 
 
 def make_layout(shape: TransformerShape, count: int, parallelism: Parallelism) -> Layout:
@@ -90,7 +97,14 @@ def make_layout(shape: TransformerShape, count: int, parallelism: Parallelism) -
             "workload.parallelism.pipeline",
             f"pipeline stages ({p}) cannot exceed the layers ({shape.total_layers})",
         )
-    return Layout(count=count, tensor=t, pipeline=p, zero_stage=parallelism.zero_stage)
+    data, ep = count // (t * p), parallelism.expert
+    if ep > 1 and (data % ep or not shape.is_moe or shape.experts % ep):
+        raise EstimateInputError(
+            "workload.parallelism.expert",
+            f"expert parallel degree ({ep}) must divide the data-parallel ranks ({data}) and the "
+            f"experts ({shape.experts}) of a mixture-of-experts model",
+        )
+    return Layout(count=count, tensor=t, pipeline=p, zero_stage=parallelism.zero_stage, expert=ep)
 
 
 def _fits(shape: TransformerShape, workload: Workload, layout: Layout, capacity: float) -> bool:
@@ -251,11 +265,7 @@ def _total_tokens(workload: Workload, shape: TransformerShape) -> tuple[float | 
         return workload.tokens, None
     if workload.samples is not None:
         epochs = workload.epochs or 1.0
-        seq = (
-            shape.patches + 1
-            if shape.architecture is Architecture.vision_transformer
-            else workload.seq_len
-        )
+        seq = sequence_tokens(shape, workload.seq_len)
         return (
             workload.samples * epochs * seq,
             f"tokens = samples x epochs x {seq} tokens per sample",
@@ -277,7 +287,7 @@ def cost_and_energy(
     )
     if price is None:
         warnings.append(f"no price in the catalog for {gpu.name}: cost not estimated")
-    kwh = energy_kwh(count, gpu.tdp_w, total_s)
+    kwh = energy_kwh(count, gpu.board_power_w, total_s)
     energy = EnergyResult(
         kwh=kwh,
         co2_kg=co2_kg(kwh, ctx.grid_kg_co2_per_kwh),
@@ -296,18 +306,258 @@ def hardware_assumptions(
     ctx: EstimateContext,
 ) -> list[str]:
     """The hardware-side basis every estimate states."""
-    return [
+    lines = [
         f"efficiency: {eff.source} (matmul {eff.matmul_fraction:.0%} of dense peak, memory "
         f"bandwidth {eff.bandwidth_fraction:.0%}, attention {eff.attention_fraction:.0%}, "
         f"{eff.overhead_s * 1e6:.0f} us per kernel)",
         f"{gpu.name}: {peak / 1e12:,.1f} dense TFLOP/s ({used_precision}), "
-        f"{gpu.memory_bandwidth_gb_s:,.0f} GB/s, {gpu.memory_gb:g} GiB (capacity {memory.capacity_gb:.1f} GB)",
+        f"{gpu.memory_bandwidth_gb_s:,.0f} GB/s, {gpu.memory_gib:g} GiB (capacity {memory.capacity_gb:.1f} GB)",
         f"layout: {layout.data} data x {layout.tensor} tensor x {layout.pipeline} pipeline, "
         f"ZeRO stage {layout.zero_stage}",
-        f"links: {gpu.intra_node_link_gb_s(min(layout.count, 8)):.0f} GB/s per direction inside a node, "
-        f"{gpu.inter_node_link_gb_s:.1f} GB/s per GPU between nodes",
-        f"energy: board power {gpu.tdp_w:g} W at full load; CO2 at {ctx.grid_kg_co2_per_kwh} kg/kWh",
+        f"links: {gpu.node_size(layout.count)} GPUs per node"
+        + ("" if gpu.gpus_per_node else " (default for the GPU class)")
+        + f", {gpu.intra_node_link_gb_s(gpu.node_size(layout.count)):.0f} GB/s per direction inside "
+        f"a node, {gpu.network_gb_s_per_gpu * 8:.0f} Gb/s network per GPU between nodes"
+        + (
+            ""
+            if gpu.network_gbps_per_gpu or gpu.scale_out_gb_s
+            else " (default for the GPU class: one NIC per GPU as DGX/HGX systems ship)"
+        ),
+        f"energy: board power {gpu.board_power_w:g} W at full load; CO2 at {ctx.grid_kg_co2_per_kwh} kg/kWh",
     ]
+    if gpu.clock_derate < 1.0:
+        lines.append(
+            f"power cap {gpu.board_power_w:g} W of {gpu.tdp_w:g} W: sustained clock and matrix "
+            f"throughput x{gpu.clock_derate:.2f} (dynamic power ~ f^3, 10% static share)"
+        )
+    return lines
+
+
+@dataclass
+class _TimePart:
+    """What the inference or training branch of an estimate contributes."""
+
+    step_s: float
+    total_s: float
+    tokens_per_s: float
+    mfu: float
+    flops_per_token: float
+    total_flops: float
+    steps: float
+    breakdown_s: dict[str, float]
+    phase: PhaseTime
+    trainable: float
+    inference: InferenceResult | None = None
+    assumptions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _check_inputs(
+    shape: TransformerShape, workload: Workload, layout: Layout, gpu: GpuSpec
+) -> tuple[str, list[str]]:
+    """Input checks that need the layout; returns the precision used and warnings."""
+    if workload.global_batch is not None and workload.global_batch % (
+        workload.micro_batch * layout.data
+    ):
+        raise EstimateInputError(
+            "workload.global_batch",
+            f"global_batch ({workload.global_batch}) must be a multiple of micro_batch x data-parallel "
+            f"ranks ({workload.micro_batch} x {layout.data})",
+        )
+    if workload.attention == "flash" and workload.precision.value in ("fp32", "tf32"):
+        raise EstimateInputError(
+            "workload.attention",
+            f"attention 'flash' runs in fp16/bf16 only (FlashAttention-2); with precision "
+            f"{workload.precision.value} use 'sdpa' or 'eager'",
+        )
+    if (
+        workload.attention == "flash"
+        and gpu.vendor == "nvidia"
+        and gpu.architecture
+        in (
+            "Volta",
+            "Turing",
+            "Pascal",
+        )
+    ):
+        raise EstimateInputError(
+            "workload.attention",
+            f"attention 'flash' (FlashAttention-2) needs an Ampere or newer NVIDIA GPU; "
+            f"{gpu.name} is {gpu.architecture}: use 'sdpa' or 'eager'",
+        )
+    warnings: list[str] = []
+    precision = workload.precision.value
+    _, used_precision = gpu.peak_flops(precision)
+    if used_precision != precision:
+        warnings.append(
+            f"{gpu.name} has no {precision} matrix throughput in its datasheet; estimated at its "
+            f"{used_precision} rate"
+        )
+    if shape.max_position_embeddings and workload.seq_len > shape.max_position_embeddings:
+        warnings.append(
+            f"seq_len {workload.seq_len} exceeds the model's {shape.max_position_embeddings} positions"
+        )
+    return used_precision, warnings
+
+
+def _memory_part(
+    shape: TransformerShape, workload: Workload, layout: Layout, gpu: GpuSpec, detailed: bool
+) -> tuple[MemoryResult, MemoryBreakdown, list[str], list[str]]:
+    """Memory, fit, and what would make it fit (warnings, suggestions)."""
+    breakdown = memory_per_gpu(shape, workload, layout)
+    memory = _memory_result(shape, workload, layout, gpu, breakdown, detailed=detailed)
+    warnings: list[str] = []
+    suggestions: list[str] = []
+    if not memory.fits and detailed:
+        warnings.append(
+            f"does not fit: {memory.total_per_gpu_gb:.1f} GB > {memory.capacity_gb:.1f} GB per GPU"
+        )
+        suggestions = _suggestions(shape, workload, layout, gpu)
+    elif memory.total_per_gpu_gb > 0.9 * memory.capacity_gb:
+        warnings.append(
+            f"tight: {memory.total_per_gpu_gb:.1f} GB of {memory.capacity_gb:.1f} GB; fragmentation may "
+            "cause out-of-memory errors"
+        )
+    return memory, breakdown, warnings, suggestions
+
+
+def _inference_part(
+    shape: TransformerShape, workload: Workload, layout: Layout, ctx: EstimateContext, peak: float
+) -> _TimePart:
+    """Prefill and decode: time to first token, decode throughput, request time."""
+    inf = workload.inference_config
+    it = inference_time(shape, workload, layout, ctx.gpu, ctx.efficiency)
+    replicas = max(1, layout.count // (layout.tensor * layout.pipeline))
+    per_sequence = 1.0 / it.decode_step_s
+    decode_tps = inf.batch * per_sequence * replicas
+    request_s = it.prefill_s + inf.output_tokens * it.decode_step_s
+    # Output tokens per second over whole requests (prefill included), as serving benchmarks
+    # report throughput.
+    throughput_tps = inf.batch * max(1, inf.output_tokens) * replicas / request_s
+    part_assumptions: list[str] = []
+    if workload.tokens is not None:
+        total_s = workload.tokens / decode_tps
+        part_assumptions.append(
+            "total time = tokens / decode throughput (prefill amortized into batches)"
+        )
+    else:
+        total_s = request_s
+        part_assumptions.append("total time is one batch: prefill + output_tokens decode steps")
+    flops_per_token = 2.0 * active_parameter_count(shape)
+    return _TimePart(
+        step_s=it.decode_step_s,
+        total_s=total_s,
+        tokens_per_s=throughput_tps,
+        mfu=flops_per_token * throughput_tps / (layout.count * peak),
+        flops_per_token=flops_per_token,
+        total_flops=flops_per_token
+        * (workload.tokens or inf.batch * (inf.prompt_tokens + inf.output_tokens)),
+        steps=float(inf.output_tokens),
+        breakdown_s={
+            "prefill_s": it.prefill_s,
+            "decode_step_s": it.decode_step_s,
+            "decode_compute_s": it.decode.compute_s,
+            "decode_memory_s": it.decode.memory_s,
+            "decode_communication_s": it.decode.communication_s,
+        },
+        phase=it.decode,
+        trainable=0.0,
+        inference=InferenceResult(
+            time_to_first_token_s=it.prefill_s,
+            decode_tokens_per_second=decode_tps,
+            decode_tokens_per_second_per_sequence=per_sequence,
+            replicas=replicas,
+        ),
+        assumptions=part_assumptions,
+    )
+
+
+def _training_part(
+    shape: TransformerShape,
+    workload: Workload,
+    layout: Layout,
+    ctx: EstimateContext,
+    peak: float,
+    trainable: float,
+) -> _TimePart:
+    """One optimizer step, the whole run, FLOPs and MFU; the step scaled by the validation's
+    leave-one-source-out factor when it has one (ctx.training_time_scale)."""
+    tt = training_step_time(shape, workload, layout, ctx.gpu, ctx.efficiency)
+    seq = sequence_tokens(shape, workload.seq_len)
+    part_assumptions: list[str] = []
+    part_warnings: list[str] = []
+    step_s = tt.step_s * ctx.training_time_scale
+    tokens_per_step = tt.global_batch * seq
+    tokens_per_s = tokens_per_step / step_s
+    total_tokens, how = _total_tokens(workload, shape)
+    if how:
+        part_assumptions.append(how)
+    if total_tokens is None:
+        part_warnings.append("no tokens or samples given: totals are for one optimizer step")
+        total_tokens = float(tokens_per_step)
+    steps = total_tokens / tokens_per_step
+    ops = model_ops(
+        shape,
+        batch=1,
+        seq_len=seq,
+        act_bytes=activation_bytes_per_element(workload.precision),
+        weight_bytes=2,
+        flash=workload.fused_attention,
+    )
+    # Adapter training skips the frozen weights' gradient matmuls: forward + input gradients
+    # = 2/3 of full training (Hu et al. 2021, LoRA, sec. 4.2).
+    work = 2.0 / 3.0 if workload.is_adapter else 1.0
+    flops_per_token = work * training_flops(ops, workload.activation_checkpointing.value) / seq
+    per_step = tt.micro_batches
+    breakdown_s = {
+        "forward_s": tt.forward_per_micro_batch_s * per_step,
+        "backward_s": tt.backward_per_micro_batch_s * per_step,
+        "recompute_s": tt.recompute_per_micro_batch_s * per_step,
+        "tensor_parallel_comm_s": tt.tensor_comm_per_micro_batch_s * per_step,
+        "expert_all_to_all_s": tt.expert_comm_per_micro_batch_s * per_step,
+        "data_parallel_comm_exposed_s": tt.data_comm_exposed_per_step_s,
+        "pipeline_bubble_s": tt.pipeline_bubble_per_step_s,
+        "optimizer_s": tt.optimizer_per_step_s,
+    }
+    if ctx.training_time_scale != 1.0:
+        breakdown_s["calibration_s"] = step_s - tt.step_s
+        part_assumptions.append(
+            f"step time x {ctx.training_time_scale:.3f}: the end-to-end factor fitted on "
+            "published runs (leave-one-source-out validation, catalog/error_bands.yaml)"
+        )
+    if workload.task is Task.qlora and "activation_checkpointing" not in workload.model_fields_set:
+        part_assumptions.append(
+            "QLoRA with gradient checkpointing (PEFT's prepare_model_for_kbit_training default)"
+        )
+    if workload.global_batch is None:
+        part_assumptions.append(
+            f"global_batch = micro_batch x data-parallel ranks = {tt.global_batch} (no gradient accumulation)"
+        )
+    return _TimePart(
+        step_s=step_s,
+        total_s=steps * step_s,
+        tokens_per_s=tokens_per_s,
+        mfu=work * training_flops(ops) / seq * tokens_per_s / (layout.count * peak),
+        flops_per_token=flops_per_token,
+        total_flops=flops_per_token * total_tokens,
+        steps=steps,
+        breakdown_s=breakdown_s,
+        phase=tt.breakdown.scaled(ctx.training_time_scale),
+        trainable=trainable,
+        assumptions=part_assumptions,
+        warnings=part_warnings,
+    )
+
+
+def _bottleneck(memory: MemoryResult, phase: PhaseTime) -> str:
+    if not memory.fits:
+        return "memory_capacity"
+    parts = {
+        "compute": phase.compute_s,
+        "memory_bandwidth": phase.memory_s,
+        "communication": phase.communication_s,
+    }
+    return max(parts, key=lambda k: parts[k])
 
 
 def estimate(
@@ -324,158 +574,34 @@ def estimate(
         return estimate_serving(model, workload, ctx)
     shape, gpu, eff = model.shape, ctx.gpu, ctx.efficiency
     layout = make_layout(shape, ctx.count, workload.parallelism)
-    if workload.global_batch is not None and workload.global_batch % (
-        workload.micro_batch * layout.data
-    ):
-        raise EstimateInputError(
-            "workload.global_batch",
-            f"global_batch ({workload.global_batch}) must be a multiple of micro_batch x data-parallel "
-            f"ranks ({workload.micro_batch} x {layout.data})",
-        )
+    used_precision, warnings = _check_inputs(shape, workload, layout, gpu)
+    warnings = list(model.warnings) + warnings
     assumptions = list(model.assumptions)
-    warnings = list(model.warnings)
-    precision = workload.precision.value
-    _, used_precision = gpu.peak_flops(precision)
-    if used_precision != precision:
-        warnings.append(
-            f"{gpu.name} has no {precision} matrix throughput in its datasheet; estimated at its "
-            f"{used_precision} rate"
-        )
-    if shape.max_position_embeddings and workload.seq_len > shape.max_position_embeddings:
-        warnings.append(
-            f"seq_len {workload.seq_len} exceeds the model's {shape.max_position_embeddings} positions"
-        )
-
-    breakdown = memory_per_gpu(shape, workload, layout)
-    memory = _memory_result(shape, workload, layout, gpu, breakdown, detailed=detailed)
-    suggestions: list[str] = []
-    if not memory.fits and detailed:
-        warnings.append(
-            f"does not fit: {memory.total_per_gpu_gb:.1f} GB > {memory.capacity_gb:.1f} GB per GPU"
-        )
-        suggestions = _suggestions(shape, workload, layout, gpu)
-    elif memory.total_per_gpu_gb > 0.9 * memory.capacity_gb:
-        warnings.append(
-            f"tight: {memory.total_per_gpu_gb:.1f} GB of {memory.capacity_gb:.1f} GB; fragmentation may "
-            "cause out-of-memory errors"
-        )
-
-    peak, _ = gpu.peak_flops(precision)
-    params = float(parameter_count(shape))
-    inference_result: InferenceResult | None = None
+    memory, breakdown, memory_warnings, suggestions = _memory_part(
+        shape, workload, layout, gpu, detailed
+    )
+    warnings += memory_warnings
+    peak, _ = gpu.peak_flops(workload.precision.value)
     if workload.task is Task.inference:
-        inf = workload.inference_config
-        it = inference_time(shape, workload, layout, gpu, eff)
-        replicas = max(1, layout.count // (layout.tensor * layout.pipeline))
-        per_sequence = 1.0 / it.decode_step_s
-        decode_tps = inf.batch * per_sequence * replicas
-        request_s = it.prefill_s + inf.output_tokens * it.decode_step_s
-        # Output tokens per second over whole requests (prefill included), as serving
-        # benchmarks report throughput.
-        throughput_tps = inf.batch * max(1, inf.output_tokens) * replicas / request_s
-        inference_result = InferenceResult(
-            time_to_first_token_s=it.prefill_s,
-            decode_tokens_per_second=decode_tps,
-            decode_tokens_per_second_per_sequence=per_sequence,
-            replicas=replicas,
-        )
-        request_s = it.prefill_s + inf.output_tokens * it.decode_step_s
-        if workload.tokens is not None:
-            total_s = workload.tokens / decode_tps
-            assumptions.append(
-                "total time = tokens / decode throughput (prefill amortized into batches)"
-            )
-        else:
-            total_s = request_s
-            assumptions.append("total time is one batch: prefill + output_tokens decode steps")
-        flops_per_token = 2.0 * active_parameter_count(shape)
-        total_flops = flops_per_token * (
-            workload.tokens or inf.batch * (inf.prompt_tokens + inf.output_tokens)
-        )
-        tokens_per_s = throughput_tps
-        mfu = flops_per_token * throughput_tps / (layout.count * peak)
-        step_s = it.decode_step_s
-        breakdown_s = {
-            "prefill_s": it.prefill_s,
-            "decode_step_s": it.decode_step_s,
-            "decode_compute_s": it.decode.compute_s,
-            "decode_memory_s": it.decode.memory_s,
-            "decode_communication_s": it.decode.communication_s,
-        }
-        phase = it.decode
-        steps = float(inf.output_tokens)
-        trainable = 0.0
+        part = _inference_part(shape, workload, layout, ctx, peak)
     else:
-        tt = training_step_time(shape, workload, layout, gpu, eff)
-        seq = (
-            shape.patches + 1
-            if shape.architecture is Architecture.vision_transformer
-            else workload.seq_len
-        )
-        tokens_per_step = tt.global_batch * seq
-        tokens_per_s = tokens_per_step / tt.step_s
-        total_tokens, how = _total_tokens(workload, shape)
-        if how:
-            assumptions.append(how)
-        if total_tokens is None:
-            warnings.append("no tokens or samples given: totals are for one optimizer step")
-            total_tokens = float(tokens_per_step)
-        steps = total_tokens / tokens_per_step
-        total_s = steps * tt.step_s
-        ops = model_ops(
-            shape,
-            batch=1,
-            seq_len=seq,
-            act_bytes=activation_bytes_per_element(workload.precision),
-            weight_bytes=2,
-            flash=workload.flash_attention,
-        )
-        # Adapter training skips the frozen weights' gradient matmuls: forward + input
-        # gradients = 2/3 of full training (Hu et al. 2021, LoRA, sec. 4.2).
-        work = 2.0 / 3.0 if workload.is_adapter else 1.0
-        flops_per_token = work * training_flops(ops, workload.activation_checkpointing.value) / seq
-        total_flops = flops_per_token * total_tokens
-        mfu = work * model_flops_per_token(shape, seq) * tokens_per_s / (layout.count * peak)
-        step_s = tt.step_s
-        breakdown_s = {
-            "forward_s": tt.forward_s * tt.micro_batches,
-            "backward_s": tt.backward_s * tt.micro_batches,
-            "recompute_s": tt.recompute_s * tt.micro_batches,
-            "tensor_parallel_comm_s": tt.tensor_comm_s * tt.micro_batches,
-            "data_parallel_comm_exposed_s": tt.data_comm_exposed_s,
-            "pipeline_bubble_s": tt.pipeline_bubble_s,
-            "optimizer_s": tt.optimizer_s,
-        }
-        phase = tt.breakdown
-        trainable = breakdown.trainable_parameters
-        if workload.global_batch is None:
-            assumptions.append(
-                f"global_batch = micro_batch x data-parallel ranks = {tt.global_batch} (no gradient accumulation)"
-            )
-
-    cost, energy = cost_and_energy(layout.count, total_s, gpu, ctx, warnings)
-    if not memory.fits:
-        bottleneck = "memory_capacity"
-    else:
-        parts = {
-            "compute": phase.compute_s,
-            "memory_bandwidth": phase.memory_s,
-            "communication": phase.communication_s,
-        }
-        bottleneck = max(parts, key=lambda k: parts[k])
+        part = _training_part(shape, workload, layout, ctx, peak, breakdown.trainable_parameters)
+    assumptions += part.assumptions
+    warnings += part.warnings
+    cost, energy = cost_and_energy(layout.count, part.total_s, gpu, ctx, warnings)
     assumptions += hardware_assumptions(gpu, eff, layout, memory, peak, used_precision, ctx)
     if workload.is_training:
         assumptions.append(
             "activations in "
             + ("fp32" if activation_bytes_per_element(workload.precision) == 4 else "16-bit")
-            + (", flash attention" if workload.flash_attention else ", unfused attention")
+            + (", flash attention" if workload.fused_attention else ", unfused attention")
             + f", checkpointing {workload.activation_checkpointing.value}, "
             + (f"dropout {workload.dropout:g}" if workload.dropout else "no dropout")
         )
     return Estimate(
         model=ModelCounts(
-            parameters=params,
-            trainable_parameters=trainable,
+            parameters=float(parameter_count(shape)),
+            trainable_parameters=part.trainable,
             active_parameters=float(active_parameter_count(shape)),
             shape_assumed=model.shape_assumed,
         ),
@@ -488,25 +614,26 @@ def estimate(
                 "tensor": layout.tensor,
                 "pipeline": layout.pipeline,
                 "zero_stage": layout.zero_stage,
+                "expert": layout.expert,
             },
         ),
         memory=memory,
-        compute=ComputeResult(flops_per_token=flops_per_token, total_flops=total_flops),
+        compute=ComputeResult(flops_per_token=part.flops_per_token, total_flops=part.total_flops),
         time=TimeResult(
-            step_seconds=step_s,
-            total_seconds=total_s,
-            tokens_per_second=tokens_per_s,
-            per_gpu_tokens_per_second=tokens_per_s / layout.count,
-            mfu=mfu,
-            model_tflops_per_gpu=mfu * peak / 1e12,
+            step_seconds=part.step_s,
+            total_seconds=part.total_s,
+            tokens_per_second=part.tokens_per_s,
+            per_gpu_tokens_per_second=part.tokens_per_s / layout.count,
+            mfu=part.mfu,
+            model_tflops_per_gpu=part.mfu * peak / 1e12,
             efficiency_source=eff.source,
-            steps=steps,
-            breakdown_seconds=breakdown_s,
+            steps=part.steps,
+            breakdown_seconds=part.breakdown_s,
         ),
-        inference=inference_result,
+        inference=part.inference,
         cost=cost,
         energy=energy,
-        bottleneck=bottleneck,
+        bottleneck=_bottleneck(memory, part.phase),
         error_band=ctx.error_band,
         assumptions=assumptions,
         warnings=warnings,

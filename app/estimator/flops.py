@@ -16,10 +16,10 @@ same architectures written in JAX.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from app.estimator.model import Architecture, TransformerShape
+from app.estimator.model import Architecture, TransformerShape, sequence_tokens
 
 # Bytes moved per element, in units of the activation size, by elementwise steps written as
 # separate PyTorch ops ("eager") versus fused kernels. Counted from the reference modules:
@@ -30,6 +30,11 @@ from app.estimator.model import Architecture, TransformerShape
 # kernels in PyTorch either way.
 EAGER_PASSES = {"rmsnorm": 20.0, "swiglu": 5.0, "rope": 7.0}
 FUSED_PASSES = {"rmsnorm": 2.0, "swiglu": 3.0, "rope": 2.0}
+# Kernels eager PyTorch launches per forward op, counted from the same Hugging Face modules:
+# LlamaRMSNorm (to fp32, pow, mean, add eps, rsqrt, mul, to bf16, mul by weight ~ 7);
+# q, k and v as three projections; rotary embedding on q and k (two muls, slice/neg/cat
+# rotate, add, each ~ 10); SiLU-gate (gate and up projections, silu, mul: 2 + 2).
+EAGER_KERNELS = {"rmsnorm": 7, "qkv": 3, "rope": 10, "swiglu": 2}
 
 
 class OpKind(StrEnum):
@@ -58,6 +63,7 @@ class Op:
     weight_elements: float = 0.0
     layer_op: bool = True  # part of a transformer block (split by pipeline stages)
     causal: bool = False  # causal attention: fused kernels skip the masked half of the scores
+    kernels: int = 1  # GPU kernels eager PyTorch launches for it (one when fused/compiled)
 
     @property
     def total_flops(self) -> float:
@@ -153,6 +159,7 @@ def _attention(
                 n=kv_len,
                 k=d,
                 causal=causal and q_len > 1,
+                kernels=3,  # the attention kernel and the head transposes around it
             )
         ]
     scores = float(batch * heads * q_len * kv_len)
@@ -181,6 +188,23 @@ def _attention(
     ]
 
 
+def tensor_parallel_share(shape: TransformerShape, tensor_parallel: int) -> TransformerShape:
+    """One GPU's attention heads under tensor parallelism (Megatron-LM, Shoeybi et al. 2019,
+    sec. 3): heads / t query heads of the same head dimension, and kv_heads / t key/value heads
+    (at least one: with fewer KV heads than GPUs, each KV head is replicated, as Megatron-LM does
+    for grouped-query attention)."""
+    t = tensor_parallel
+    if t <= 1:
+        return shape
+    return shape.model_copy(
+        update={
+            "heads": max(1, shape.heads // t),
+            "kv_heads": max(1, shape.n_kv_heads // t),
+            "head_dim": shape.d_head,
+        }
+    )
+
+
 def block_ops(
     shape: TransformerShape,
     *,
@@ -207,18 +231,33 @@ def block_ops(
     h, f = shape.hidden_size, shape.ffn
     tokens = batch * seq_len
     context = seq_len if kv_len is None else kv_len
-    q_dim, kv_dim = shape.q_dim // t, shape.kv_dim // t
+    sub = tensor_parallel_share(shape, t)
+    q_dim, kv_dim = sub.q_dim, sub.kv_dim
     passes = FUSED_PASSES if fused else EAGER_PASSES
     norm_passes = passes["rmsnorm"] if shape.norm == "rmsnorm" else 2.0
+    norm_kernels = EAGER_KERNELS["rmsnorm"] if shape.norm == "rmsnorm" else 1
     ops = [
-        _elementwise("norm_attn", tokens * h, norm_passes, act_bytes, count),
-        _matmul("qkv", tokens, h, q_dim + 2 * kv_dim, act_bytes, count, weight_bytes=weight_bytes),
+        _eager_kernels(
+            _elementwise("norm_attn", tokens * h, norm_passes, act_bytes, count),
+            norm_kernels,
+            fused,
+        ),
+        _eager_kernels(
+            _matmul(
+                "qkv", tokens, h, q_dim + 2 * kv_dim, act_bytes, count, weight_bytes=weight_bytes
+            ),
+            EAGER_KERNELS["qkv"],
+            fused,
+        ),
     ]
     if shape.position_embedding == "rope":
         ops.append(
-            _elementwise("rope", tokens * (q_dim + kv_dim), passes["rope"], act_bytes, count)
+            _eager_kernels(
+                _elementwise("rope", tokens * (q_dim + kv_dim), passes["rope"], act_bytes, count),
+                EAGER_KERNELS["rope"],
+                fused,
+            )
         )
-    sub = shape.model_copy(update={"heads": max(1, shape.heads // t)})
     ops += _attention(
         "attention",
         sub,
@@ -265,7 +304,13 @@ def block_ops(
             _matmul("cross_out", tokens, q_dim, h, act_bytes, count, weight_bytes=weight_bytes)
         )
         ops.append(_elementwise("residual_cross", tokens * h, 3, act_bytes, count))
-    ops.append(_elementwise("norm_mlp", tokens * h, norm_passes, act_bytes, count))
+    ops.append(
+        _eager_kernels(
+            _elementwise("norm_mlp", tokens * h, norm_passes, act_bytes, count),
+            norm_kernels,
+            fused,
+        )
+    )
     f_share = f // t
     if shape.is_moe:
         ops.append(
@@ -286,13 +331,23 @@ def block_ops(
         up = _with_weights(up, extra_up, weight_bytes)
         down = _with_weights(down, extra_down, weight_bytes)
     act_passes = passes["swiglu"] if shape.gated_ffn else 2.0
+    gated_kernels = EAGER_KERNELS["swiglu"] if shape.gated_ffn else 1
     ops += [
-        up,
-        _elementwise("mlp_activation", routed * f_share, act_passes, act_bytes, count),
+        _eager_kernels(up, gated_kernels, fused),
+        _eager_kernels(
+            _elementwise("mlp_activation", routed * f_share, act_passes, act_bytes, count),
+            gated_kernels,
+            fused,
+        ),
         down,
         _elementwise("residual_mlp", tokens * h, 3, act_bytes, count),
     ]
     return ops
+
+
+def _eager_kernels(op: Op, kernels: int, fused: bool) -> Op:
+    """`op` with the number of kernels eager PyTorch launches for it (1 when fused)."""
+    return op if fused else replace(op, kernels=kernels)
 
 
 def _with_weights(op: Op, extra_weight_elements: float, weight_bytes: float) -> Op:
@@ -334,7 +389,7 @@ def model_ops(
     ops: list[Op] = []
     if shape.architecture is Architecture.vision_transformer:
         patch_in = shape.num_channels * (shape.patch_size or 1) ** 2
-        seq_len = shape.patches + 1
+        seq_len = sequence_tokens(shape, seq_len)
         ops.append(
             _matmul(
                 "patch_embed",
@@ -374,7 +429,13 @@ def model_ops(
     final_passes = (
         (FUSED_PASSES if fused else EAGER_PASSES)["rmsnorm"] if shape.norm == "rmsnorm" else 2.0
     )
-    ops.append(_elementwise("final_norm", tokens * h, final_passes, act_bytes, 1, layer_op=False))
+    ops.append(
+        _eager_kernels(
+            _elementwise("final_norm", tokens * h, final_passes, act_bytes, 1, layer_op=False),
+            EAGER_KERNELS["rmsnorm"] if shape.norm == "rmsnorm" else 1,
+            fused,
+        )
+    )
     if shape.has_lm_head:
         rows = tokens if logits_tokens is None else batch * logits_tokens
         vocab = shape.vocab_size // t

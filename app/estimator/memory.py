@@ -16,9 +16,11 @@ from app.estimator.model import (
     TransformerShape,
     block_params,
     embedding_params,
+    expert_parameter_count,
     head_params,
     linear_layer_shapes,
     parameter_count,
+    sequence_tokens,
 )
 from app.estimator.units import GIB, bytes_per_element
 from app.estimator.workload import Checkpointing, Optimizer, Precision, Task, Workload
@@ -51,6 +53,7 @@ class Layout:
     tensor: int
     pipeline: int
     zero_stage: int
+    expert: int = 1  # expert-parallel degree, within the data-parallel ranks
 
     @property
     def data(self) -> int:
@@ -160,6 +163,11 @@ def parameter_memory(
     model_split = layout.tensor
     stage_params = stage_parameter_count(shape, layout.pipeline)
     share = stage_params / (parameter_count(shape) * model_split)  # this GPU's share of weights
+    if layout.expert > 1:
+        # Expert parallelism: each GPU keeps experts / ep of the expert MLPs (GShard, Lepikhin
+        # et al. 2020), so its share shrinks by the experts it does not hold.
+        experts_dropped = expert_parameter_count(shape) * (1 - 1 / layout.expert)
+        share *= 1 - experts_dropped / parameter_count(shape)
     dp = layout.data
     zero = layout.zero_stage
     total_params = float(parameter_count(shape))
@@ -232,7 +240,7 @@ def block_activation_bytes_per_token(
     h, f = shape.hidden_size, shape.ffn
     norms = (2 + shape.extra_norms_per_layer + (1 if cross_attention else 0)) * h * a
     attention = (h + 2 * shape.q_dim + 2 * shape.kv_dim) * a
-    if workload.flash_attention:
+    if workload.fused_attention:
         attention += shape.heads * 4.0
     else:
         attention += shape.heads * seq_len * a
@@ -240,7 +248,7 @@ def block_activation_bytes_per_token(
         # Korthikanti et al.'s dropout terms: a 1-byte mask after attention and after the MLP,
         # and on the attention probabilities (mask + dropped copy) unless the kernel is fused.
         attention += h * 1.0
-        if not workload.flash_attention:
+        if not workload.fused_attention:
             attention += shape.heads * seq_len * (1.0 + a)
     if cross_attention:
         attention *= 2
@@ -259,9 +267,7 @@ def activation_memory(shape: TransformerShape, workload: Workload, layout: Layou
     activations of all layers for one micro-batch; Korthikanti et al. 2022, sec. 4.2.3)."""
     a = activation_bytes_per_element(workload.precision)
     t = layout.tensor
-    seq = workload.seq_len
-    if shape.architecture is Architecture.vision_transformer:
-        seq = shape.patches + 1
+    seq = sequence_tokens(shape, workload.seq_len)
     tokens = workload.micro_batch * seq
     per_token = block_activation_bytes_per_token(shape, workload, seq_len=seq, tensor_parallel=t)
     layers = shape.total_layers
@@ -284,7 +290,7 @@ def activation_memory(shape: TransformerShape, workload: Workload, layout: Layou
         # Keep each block's input; recompute one block at a time in the backward pass.
         stored = layers_held * tokens * shape.hidden_size * a / t
         stored += tokens * per_token  # the block being recomputed
-    elif checkpointing is Checkpointing.selective and not workload.flash_attention:
+    elif checkpointing is Checkpointing.selective and not workload.fused_attention:
         # Drop the s x s softmax output and recompute it (Korthikanti et al. 2022, sec. 4.1).
         stored = tokens * (block_total - layers_held * shape.heads * seq * a / t)
     else:
@@ -336,7 +342,7 @@ def inference_activation_bytes(
     widest = max(shape.q_dim + 2 * shape.kv_dim, up_width) / layout.tensor
     scores = (
         0.0
-        if workload.flash_attention
+        if workload.fused_attention
         else shape.heads * inference.prompt_tokens * a / layout.tensor
     )
     working = tokens * ((2 * shape.hidden_size + widest) * a + scores)

@@ -329,3 +329,24 @@ def shape_for_parameter_count(parameters: float) -> TransformerShape:
         if parameter_count(candidate) > parameters:
             break
     return best
+
+
+def sequence_tokens(shape: TransformerShape, seq_len: int) -> int:
+    """Tokens per sequence the model processes: a ViT's patches plus its class token (whatever
+    seq_len says), else `seq_len`."""
+    if shape.architecture is Architecture.vision_transformer:
+        return shape.patches + 1
+    return seq_len
+
+
+def expert_parameter_count(shape: TransformerShape) -> int:
+    """Parameters in the experts' MLPs of an MoE model (what expert parallelism splits); 0 for
+    a dense model."""
+    if not shape.is_moe:
+        return 0
+    names = {"gate_proj", "up_proj", "down_proj"}
+    return sum(
+        fan_in * fan_out * count
+        for name, fan_in, fan_out, count in linear_layer_shapes(shape)
+        if name in names
+    )

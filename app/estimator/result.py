@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 
 class ModelCounts(BaseModel):
@@ -35,6 +35,30 @@ class MemoryResult(BaseModel):
         None,
         description="Fewest GPUs (same parallel layout, ZeRO-3 sharding) that fit; None if none up to 4096.",
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Peak of live tensors per GPU, GB: what torch.cuda.max_memory_allocated reports."
+    )
+    @property
+    def allocated_peak_gb(self) -> float:
+        parts = self.per_gpu_bytes
+        tensors = (
+            parts.weights
+            + parts.gradients
+            + parts.optimizer_states
+            + parts.activations
+            + parts.kv_cache
+        )
+        return tensors / 1e9
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Device memory in use per GPU, GB: what nvidia-smi shows (tensors plus the "
+        "runtime context, communicator buffers and the caching allocator's reserve); `fits` and "
+        "`max_micro_batch` are judged on it. Equals total_per_gpu_gb."
+    )
+    @property
+    def device_used_gb(self) -> float:
+        return self.total_per_gpu_gb
 
 
 class ComputeResult(BaseModel):
@@ -141,9 +165,14 @@ class EnergyResult(BaseModel):
 
 
 class ErrorBand(BaseModel):
+    """How far off estimates of this kind were on published runs from sources the estimator's
+    fit never saw: `time_pct` for the time family named by `family` (training_throughput,
+    full_run or inference), `memory_pct` for peak memory; `basis` says how it was measured."""
+
     time_pct: float
     memory_pct: float
     basis: str = ""
+    family: str | None = None
 
 
 class HardwareEcho(BaseModel):

@@ -32,12 +32,13 @@ import random
 from collections import deque
 from dataclasses import dataclass, field, replace
 
+from app.estimator.collectives import all_reduce_s
 from app.estimator.flops import OpKind, model_ops
 from app.estimator.hardware import Efficiency, GpuSpec
 from app.estimator.memory import NCCL_BUFFERS_BYTES, NF4_BITS_PER_PARAM, RUNTIME_CONTEXT_BYTES
 from app.estimator.model import TransformerShape, parameter_count
-from app.estimator.timing import COLLECTIVE_LATENCY_S, _link_for, op_time
-from app.estimator.units import GB, bytes_per_element
+from app.estimator.timing import op_time
+from app.estimator.units import bytes_per_element
 
 # --------------------------------------------------------------------------------------------
 # Engines
@@ -57,7 +58,7 @@ class EngineProfile:
     name: str
     block_size_tokens: int
     max_batched_tokens_small_gpu: int  # chunked-prefill token budget per iteration
-    max_batched_tokens_large_gpu: int  # on GPUs with >= LARGE_GPU_GB of memory
+    max_batched_tokens_large_gpu: int  # on GPUs with >= LARGE_GPU_GIB of memory
     max_num_seqs: int
     memory_fraction: float
     memory_fraction_of_free: bool
@@ -70,13 +71,13 @@ class EngineProfile:
     # parsing and tokenization, the first streamed chunk.
     request_overhead_s: float = 0.0
 
-    def max_batched_tokens(self, memory_gb: float) -> int:
-        if memory_gb >= LARGE_GPU_GB:
+    def max_batched_tokens(self, memory_gib: float) -> int:
+        if memory_gib >= LARGE_GPU_GIB:
             return self.max_batched_tokens_large_gpu
         return self.max_batched_tokens_small_gpu
 
 
-LARGE_GPU_GB = 70.0  # vLLM's threshold for its larger defaults (engine/arg_utils.py, V1)
+LARGE_GPU_GIB = 70.0  # vLLM's threshold for its larger defaults (engine/arg_utils.py, V1)
 
 ENGINES: dict[str, EngineProfile] = {
     # vLLM V1 (0.8+): block size 16 on CUDA, gpu_memory_utilization 0.9, chunked prefill always
@@ -389,7 +390,7 @@ def build_iteration_model(setup: ServingSetup, max_tokens: int) -> IterationMode
     bound: list[bool] = []
     head: list[float] = []
     kernels = 0.0
-    link = _link_for(t, gpu) if t > 1 else 1.0
+    fabric = gpu.fabric(t, eff.allreduce_fraction)
     for tokens in grid:
         ops = model_ops(
             shape,
@@ -409,10 +410,7 @@ def build_iteration_model(setup: ServingSetup, max_tokens: int) -> IterationMode
         for op in ops:
             if op.kind is OpKind.attention:
                 continue
-            if precision == "fp8" and op.weight_elements:
-                # weights are stored in fp8: no per-step weight cast (only activations')
-                op = replace(op, weight_elements=0.0)
-            ot = op_time(op, gpu, eff, precision)
+            ot = op_time(op, gpu, eff, precision)  # fp8 weights are stored cast: no cast
             if op.name in ("lm_head", "loss"):
                 h_s += ot.seconds * op.count
             else:
@@ -420,13 +418,13 @@ def build_iteration_model(setup: ServingSetup, max_tokens: int) -> IterationMode
                 compute += ot.compute_s * op.count
                 memory += ot.memory_s * op.count
                 n_kernels += op.count
-        if t > 1:
-            size = tokens * shape.hidden_size * a
-            traffic = 2.0 * (t - 1) / t * size
+        if t > 1:  # two all-reduces of the hidden states per layer (Megatron-LM)
             b_s += (
                 2
                 * shape.decoder_layers
-                * (COLLECTIVE_LATENCY_S + traffic / (link * GB * eff.allreduce_fraction))
+                * all_reduce_s(
+                    tokens * shape.hidden_size * a, t, min(t, fabric.gpus_per_node), fabric
+                )
             )
         body.append(b_s)
         bound.append(compute >= memory)
@@ -498,7 +496,7 @@ def kv_capacity(setup: ServingSetup) -> KvCapacity:
     t = setup.tensor_parallel
     engine = ENGINES[setup.engine]
     weights = parameter_count(shape) * weight_bytes_per_param(setup.weight_precision) / t
-    tokens = engine.max_batched_tokens(gpu.memory_gb)
+    tokens = engine.max_batched_tokens(gpu.memory_gib)
     up = (2 if shape.gated_ffn else 1) * shape.ffn * shape.experts_per_token
     widest = max(shape.q_dim + 2 * shape.kv_dim, up) / t
     activations = tokens * (2 * shape.hidden_size + widest) * 2.0
@@ -607,7 +605,7 @@ def simulate(
     completion, arrival or block shortage is advanced at once.
     """
     engine = ENGINES[setup.engine]
-    budget = engine.max_batched_tokens(setup.gpu.memory_gb)
+    budget = engine.max_batched_tokens(setup.gpu.memory_gib)
     capacity = capacity or kv_capacity(setup)
     model = model or build_iteration_model(setup, budget + engine.max_num_seqs)
     block = capacity.block_size_tokens

@@ -69,7 +69,7 @@ class Prepared:
 
 def prepare(setup: ServingSetup) -> Prepared:
     engine = ENGINES[setup.engine]
-    budget = engine.max_batched_tokens(setup.gpu.memory_gb)
+    budget = engine.max_batched_tokens(setup.gpu.memory_gib)
     return Prepared(
         setup, build_iteration_model(setup, budget + engine.max_num_seqs), kv_capacity(setup)
     )
@@ -288,7 +288,7 @@ def estimate_serving(model: ModelDescription, workload: Workload, ctx: EstimateC
     )
     assumptions += [
         f"engine {cfg.engine}: blocks of {cap.block_size_tokens} tokens, "
-        f"{engine.max_batched_tokens(gpu.memory_gb)} tokens per iteration (chunked prefill), "
+        f"{engine.max_batched_tokens(gpu.memory_gib)} tokens per iteration (chunked prefill), "
         f"at most {engine.max_num_seqs} sequences, memory fraction {engine.memory_fraction:g}, "
         f"CUDA graphs up to batch {engine.cuda_graph_max_batch}, "
         f"{engine.step_overhead_s * 1e3:.1f} ms CPU per iteration ({engine.source})",

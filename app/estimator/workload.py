@@ -53,6 +53,14 @@ class Parallelism(BaseModel):
         le=128,
         description="Model chunks per pipeline stage (interleaved 1F1B); the bubble shrinks by this factor.",
     )
+    expert: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="Expert-parallel degree (MoE): the experts are split over this many "
+        "data-parallel ranks, which exchange tokens by all-to-all; must divide the data-parallel "
+        "ranks and the experts.",
+    )
     overlap_tensor_comm: bool = Field(
         default=False,
         description="Tensor-parallel collectives overlapped with matmuls (Megatron --tp-comm-overlap).",
@@ -187,6 +195,25 @@ class Workload(BaseModel):
     lora: LoraConfig | None = None
     inference: InferenceConfig | None = None
     serving: ServingConfig | None = None
+    attention: Literal["flash", "sdpa", "eager"] | None = Field(
+        default=None,
+        description="Attention implementation: flash (FlashAttention-2/3, fp16/bf16, Ampere or "
+        "newer), sdpa (PyTorch scaled_dot_product_attention: a fused memory-efficient kernel), "
+        "eager (scores and probabilities stored, Hugging Face 'eager'). Default: "
+        "flash_attention's value (fused).",
+    )
+    runtime: Literal["compiled", "eager"] | None = Field(
+        default=None,
+        description="compiled: fused kernels replayed without per-op Python dispatch (Megatron/"
+        "NeMo, torchtitan with torch.compile, MaxText, TensorRT-LLM, vLLM with CUDA graphs); "
+        "eager: one PyTorch op at a time (Hugging Face Trainer, plain generate loops), where "
+        "per-kernel dispatch bounds small ops. Default: compiled if fused_kernels, else eager.",
+    )
+    reduce_dtype: Literal["fp32", "bf16", "fp16"] | None = Field(
+        default=None,
+        description="Gradient reduction format across data-parallel ranks; default fp32 for "
+        "mixed precision (Megatron-LM, PyTorch AMP, torchtitan FSDP), else the weight format.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Workload:
@@ -196,7 +223,28 @@ class Workload(BaseModel):
             )
         if (self.samples is None) != (self.epochs is None) and self.samples is None:
             raise ValueError("epochs needs samples (the dataset size)")
+        if self.task is Task.qlora and "activation_checkpointing" not in self.model_fields_set:
+            # QLoRA as PEFT runs it: prepare_model_for_kbit_training turns gradient
+            # checkpointing on unless told otherwise (use_gradient_checkpointing=True).
+            self.activation_checkpointing = Checkpointing.full
         return self
+
+    @property
+    def fused_attention(self) -> bool:
+        """Attention that never stores the s x s scores (flash or sdpa's fused kernels)."""
+        if self.attention is not None:
+            return self.attention != "eager"
+        return self.flash_attention
+
+    @property
+    def uses_fused_kernels(self) -> bool:
+        """Norms, activations and rotary steps fused (a compiled runtime implies it)."""
+        return self.fused_kernels or self.runtime == "compiled"
+
+    @property
+    def runs_eager(self) -> bool:
+        """Every op dispatched from Python one at a time."""
+        return self.runtime == "eager" or (self.runtime is None and not self.fused_kernels)
 
     @property
     def mixed_precision(self) -> bool:

@@ -246,6 +246,19 @@ class EfficiencyData(BaseModel):
     interconnect: list[InterconnectMeasurement] = []
 
 
+class FamilyBandData(BaseModel):
+    """Out-of-sample error of one validation family (leave-one-source-out)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rows: int
+    sources: int
+    p75_pct: NonNegativeFloat | None = None
+    median_pct: NonNegativeFloat | None = None
+    scale: PositiveFloat = 1.0
+    accuracy_pct: NonNegativeFloat | None = None
+
+
 class ErrorBandData(BaseModel):
     """catalog/error_bands.yaml: written by `gpu-advisor validate --write-error-band`."""
 
@@ -258,6 +271,7 @@ class ErrorBandData(BaseModel):
     time_rows: int
     memory_rows: int
     basis: str
+    families: dict[str, FamilyBandData] = {}
 
 
 class CompiledCostsData(BaseModel):

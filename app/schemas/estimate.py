@@ -60,6 +60,27 @@ class HardwareInput(BaseModel):
     inter_node_gb_s: float | None = Field(
         default=None, gt=0, le=10_000, description="Network bandwidth per GPU between nodes, GB/s."
     )
+    gpus_per_node: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="GPUs in one node (sharing the fast link); must divide count. Default 8 for "
+        "datacenter GPUs, 4 for workstation and consumer cards.",
+    )
+    network_gbps_per_gpu: float | None = Field(
+        default=None,
+        gt=0,
+        le=100_000,
+        description="Scale-out network per GPU between nodes, Gb/s. Default 400 for Hopper/"
+        "Blackwell/MI300-class, 200 for Ampere datacenter GPUs, else 100.",
+    )
+    power_limit_w: float | None = Field(
+        default=None,
+        gt=0,
+        le=5_000,
+        description="Board power cap, W (between a third of the board's TDP and the TDP); "
+        "default the TDP.",
+    )
 
 
 class EstimateRequest(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -43,26 +44,36 @@ def efficiency_for(
             attention_fraction=min(1.0, probe.attention_fraction or base.attention_fraction),
             overhead_s=base.overhead_s,
             allreduce_fraction=base.allreduce_fraction,
+            fp8_matmul_fraction=base.fp8_matmul_fraction,
             source=f"probe:{probe.run_id}",
         )
-    dtype = "fp8" if precision == "fp8" else "bf16"
-    peak = spec.peak_tflops.get(dtype) or spec.peak_tflops.get("fp16")
     data = catalog.efficiency
-    matmul_rows = [m for m in data.matmul if m.covers(spec.id) and m.dtype == dtype]
-    matmul = _median_fraction([m.achieved_tflops / peak for m in matmul_rows]) if peak else None
+
+    def published_matmul(dtype: str) -> tuple[float | None, list[Any]]:
+        peak = spec.peak_tflops.get(dtype) or (
+            spec.peak_tflops.get("fp16") if dtype == "bf16" else None
+        )
+        rows = [m for m in data.matmul if m.covers(spec.id) and m.dtype == dtype]
+        return (_median_fraction([m.achieved_tflops / peak for m in rows]) if peak else None), rows
+
+    # 16-bit and fp8 matmuls each get their own published fraction: fp8 training runs the
+    # linear layers in fp8 and attention and the LM head in bf16.
+    matmul, matmul_rows = published_matmul("bf16")
+    fp8_matmul, fp8_rows = published_matmul("fp8") if precision == "fp8" else (None, [])
     bandwidth_rows = [b for b in data.bandwidth if b.covers(spec.id)]
     bandwidth = _median_fraction(
         [b.achieved_gb_s / spec.memory_bandwidth_gb_s for b in bandwidth_rows]
     )
-    if matmul is None and bandwidth is None:
+    if matmul is None and bandwidth is None and fp8_matmul is None:
         return base
-    cited = "; ".join(sorted({r.source.title for r in [*matmul_rows, *bandwidth_rows]}))
+    cited = "; ".join(sorted({r.source.title for r in [*matmul_rows, *fp8_rows, *bandwidth_rows]}))
     return Efficiency(
         matmul_fraction=matmul or base.matmul_fraction,
         bandwidth_fraction=bandwidth or base.bandwidth_fraction,
         attention_fraction=base.attention_fraction,
         overhead_s=base.overhead_s,
         allreduce_fraction=base.allreduce_fraction,
+        fp8_matmul_fraction=fp8_matmul or base.fp8_matmul_fraction,
         source=f"published:{cited}",
     )
 

@@ -128,7 +128,7 @@ def gpu_spec(gpu: CatalogGpu, hardware: HardwareInput | None = None) -> GpuSpec:
         vendor=gpu.vendor.value,
         architecture=gpu.architecture,
         segment=gpu.segment.value,
-        memory_gb=gpu.memory_gb,
+        memory_gib=gpu.memory_gb,
         memory_bandwidth_gb_s=gpu.memory_bandwidth_gb_s,
         peak_tflops=gpu.peak_tflops.model_dump(),
         tdp_w=gpu.tdp_w or 0.0,
@@ -137,7 +137,29 @@ def gpu_spec(gpu: CatalogGpu, hardware: HardwareInput | None = None) -> GpuSpec:
         interconnect_bandwidth_gb_s=link.bandwidth_gb_s if link else None,
         pcie_gen=gpu.pcie_gen,
         scale_out_gb_s=hardware.inter_node_gb_s if hardware else None,
+        gpus_per_node=hardware.gpus_per_node if hardware else None,
+        network_gbps_per_gpu=hardware.network_gbps_per_gpu if hardware else None,
+        peer_to_peer=getattr(gpu, "peer_to_peer", None),
+        power_limit_w=hardware.power_limit_w if hardware else None,
     )
+
+
+def check_hardware(gpu: CatalogGpu, hardware: HardwareInput) -> None:
+    """Hardware inputs that only make sense against this GPU and count (422 naming the field)."""
+    node = hardware.gpus_per_node
+    if node is not None and hardware.count > node and hardware.count % node:
+        raise _invalid(
+            "hardware.gpus_per_node",
+            f"gpus_per_node ({node}) must divide hardware.count ({hardware.count}): whole nodes only",
+        )
+    if hardware.power_limit_w is not None and gpu.tdp_w:
+        low = gpu.tdp_w / 3
+        if not low <= hardware.power_limit_w <= gpu.tdp_w:
+            raise _invalid(
+                "hardware.power_limit_w",
+                f"power_limit_w must be between {low:.0f} and {gpu.tdp_w:.0f} W for {gpu.name} "
+                f"(a third of its board power to its board power), got {hardware.power_limit_w:g}",
+            )
 
 
 def _price_label(price: CatalogPrice) -> str:
@@ -176,12 +198,39 @@ DEFAULT_ERROR_BAND = ErrorBand(
 )
 
 
-def error_band_for(catalog: LoadedCatalog) -> ErrorBand:
-    """The validation-backed band (catalog/error_bands.yaml), else the default."""
+def training_time_scale(catalog: LoadedCatalog) -> float:
+    """Step-time factor = 1 / the throughput scale the leave-one-source-out validation fitted
+    for training throughput (1.0 where it did not lower the out-of-sample error)."""
+    band = catalog.error_band
+    record = band.families.get("training_throughput") if band else None
+    return 1.0 / record.scale if record else 1.0
+
+
+def estimate_family(workload: Workload) -> str:
+    """The validation family whose error an estimate of this workload quotes."""
+    if workload.task is Task.inference:
+        return "inference"
+    if workload.tokens is not None or workload.samples is not None:
+        return "full_run"
+    return "training_throughput"
+
+
+def error_band_for(catalog: LoadedCatalog, family: str = "training_throughput") -> ErrorBand:
+    """The validation-backed band of this family (catalog/error_bands.yaml: leave-one-source-out
+    error), falling back to training throughput for a family without rows, else the default."""
     band = catalog.error_band
     if band is None:
         return DEFAULT_ERROR_BAND
-    return ErrorBand(time_pct=band.time_pct, memory_pct=band.memory_pct, basis=band.basis)
+    memory = band.families.get("memory")
+    chosen = family if family in band.families else "training_throughput"
+    record = band.families.get(chosen)
+    time_pct = record.p75_pct if record and record.p75_pct is not None else band.time_pct
+    return ErrorBand(
+        time_pct=time_pct,
+        memory_pct=memory.p75_pct if memory and memory.p75_pct is not None else band.memory_pct,
+        basis=f"{chosen}: {band.basis}" if record else band.basis,
+        family=chosen if record else None,
+    )
 
 
 def _probe_for(
@@ -238,8 +287,13 @@ def estimate_with(
     probe: ProbeEfficiency | None = None,
     error_band: ErrorBand | None = None,
     grid_kg_co2_per_kwh: float | None = None,
+    *,
+    calibrated: bool = True,
 ) -> Estimate:
-    """The estimator on a resolved model and catalog GPU; input errors become 422s."""
+    """The estimator on a resolved model and catalog GPU; input errors become 422s.
+    `calibrated=False` leaves out the validation's fitted step-time factor (the validation
+    itself scores the model without it and fits it leave-one-source-out)."""
+    check_hardware(gpu, hardware)
     spec = gpu_spec(gpu, hardware)
     try:
         spec.peak_flops(workload.precision.value)
@@ -251,9 +305,16 @@ def estimate_with(
         count=hardware.count,
         efficiency=efficiency_for(spec, workload.precision.value, catalog, probe),
         pricing=pricing_for(gpu, catalog, hardware.price_per_gpu_hour_usd),
-        error_band=error_band or error_band_for(catalog),
+        error_band=error_band or error_band_for(catalog, estimate_family(workload)),
+        training_time_scale=training_time_scale(catalog) if calibrated else 1.0,
         **({"grid_kg_co2_per_kwh": grid_kg_co2_per_kwh} if grid_kg_co2_per_kwh is not None else {}),
     )
+    if isinstance(model, CompiledModel) and workload.attention is not None:
+        raise _invalid(
+            "workload.attention",
+            f"{model.name} has no attention layers: workload.attention applies to transformer "
+            "models only (leave it out)",
+        )
     try:
         if isinstance(model, CompiledModel):
             if workload.task is Task.serve:

@@ -337,7 +337,7 @@ def _device_spec(
     )
     spec = GpuSpec(
         id="probe-device", name=run.device_kind or "probe device", vendor="other", architecture="host",
-        segment="host", memory_gb=memory_gb, memory_bandwidth_gb_s=bandwidth_gb_s,
+        segment="host", memory_gib=memory_gb, memory_bandwidth_gb_s=bandwidth_gb_s,
         peak_tflops={dtype: matmul_tflops}, tdp_w=0.0, platform=run.backend or "cpu",
     )  # fmt: skip
     eff = Efficiency(

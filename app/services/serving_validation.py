@@ -143,7 +143,7 @@ def _simulate_row(row: dict[str, Any], catalog: LoadedCatalog) -> _Row | str:
     )
     engine = ENGINES[cfg.engine]
     base = build_iteration_model(
-        setup, engine.max_batched_tokens(spec.memory_gb) + engine.max_num_seqs
+        setup, engine.max_batched_tokens(spec.memory_gib) + engine.max_num_seqs
     )
     capacity = kv_capacity(setup)
     grid = PER_SEQUENCE_GRID if cfg.engine == "vllm" else (engine.per_sequence_overhead_s,)

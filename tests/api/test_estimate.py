@@ -131,3 +131,54 @@ def test_a_compiled_cost_model_refuses_tensor_parallelism(client: TestClient) ->
     )  # fmt: skip
     assert response.status_code == 422
     assert "data-parallel only" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("hardware", "workload", "field", "says"),
+    [
+        ({"gpu": "nvidia-h100-sxm", "power_limit_w": 800}, {}, "power_limit_w", "between 233 and 700"),
+        ({"gpu": "nvidia-h100-sxm", "power_limit_w": 200}, {}, "power_limit_w", "between 233 and 700"),
+        ({"gpu": "nvidia-h100-sxm", "network_gbps_per_gpu": 0}, {}, "network_gbps_per_gpu", "greater than 0"),
+        ({"gpu": "nvidia-h100-sxm", "count": 12, "gpus_per_node": 8}, {}, "gpus_per_node", "must divide"),
+        ({"gpu": "nvidia-h100-sxm"}, {"precision": "fp32", "attention": "flash"}, "attention", "fp16/bf16"),
+        ({"gpu": "nvidia-v100-sxm2-16gb"}, {"attention": "flash", "precision": "fp16"}, "attention", "Ampere"),
+        ({"gpu": "nvidia-h100-sxm"}, {"runtime": "jit"}, "runtime", "compiled"),
+    ],
+)  # fmt: skip
+def test_bad_hardware_and_runtime_inputs_are_422_naming_the_field_and_range(
+    client: TestClient, hardware: dict[str, Any], workload: dict[str, Any], field: str, says: str
+) -> None:
+    response = _post(
+        client, {"model": {"preset": "llama-2-7b"}, "workload": workload, "hardware": hardware}
+    )
+    assert response.status_code == 422, response.text
+    assert field in response.text
+    assert says in response.text
+
+
+def test_attention_on_a_model_without_attention_is_422(client: TestClient) -> None:
+    response = _post(
+        client,
+        {"model": {"preset": "resnet-50"}, "workload": {"attention": "sdpa"},
+         "hardware": {"gpu": "nvidia-a100-sxm4-80gb"}},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert "workload.attention" in response.text or "attention" in response.json()["error"]
+
+
+def test_a_power_cap_slows_matrix_work_and_both_memory_figures_are_reported(
+    client: TestClient,
+) -> None:
+    """H100 at 500 of 700 W: clock x ((500 - 70) / (700 - 70))^(1/3) = 0.8805."""
+    body = {"model": {"preset": "llama-2-7b"},
+            "workload": {"seq_len": 4096, "micro_batch": 2, "runtime": "compiled"},
+            "hardware": {"gpu": "nvidia-h100-sxm", "count": 1}}  # fmt: skip
+    full = _post(client, body).json()
+    body["hardware"]["power_limit_w"] = 500
+    capped = _post(client, body).json()
+    ratio = capped["time"]["per_gpu_tokens_per_second"] / full["time"]["per_gpu_tokens_per_second"]
+    assert 0.88 < ratio < 0.95  # matrix work x 0.8805; bandwidth-bound work unchanged
+    assert any("power cap 500 W" in a for a in capped["assumptions"])
+    memory = full["memory"]
+    assert memory["device_used_gb"] == memory["total_per_gpu_gb"]
+    assert 0 < memory["allocated_peak_gb"] < memory["device_used_gb"]

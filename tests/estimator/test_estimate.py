@@ -15,13 +15,13 @@ from tests.factories import llama2_shapes
 # Figures of the H100 SXM and RTX 4090 catalog records (datasheet values).
 H100 = GpuSpec(
     id="nvidia-h100-sxm", name="H100 SXM", vendor="nvidia", architecture="Hopper", segment="datacenter",
-    memory_gb=80, memory_bandwidth_gb_s=3350, tdp_w=700, platform="cuda",
+    memory_gib=80, memory_bandwidth_gb_s=3350, tdp_w=700, platform="cuda",
     peak_tflops={"fp32": 67, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4, "fp8": 1978.9},
     interconnect_type="nvlink-4", interconnect_bandwidth_gb_s=900, pcie_gen=5,
 )  # fmt: skip
 RTX_4090 = GpuSpec(
     id="nvidia-geforce-rtx-4090", name="RTX 4090", vendor="nvidia", architecture="Ada Lovelace",
-    segment="consumer", memory_gb=24, memory_bandwidth_gb_s=1008, tdp_w=450, platform="cuda",
+    segment="consumer", memory_gib=24, memory_bandwidth_gb_s=1008, tdp_w=450, platform="cuda",
     peak_tflops={"fp32": 82.6, "bf16": 165.2, "fp16": 165.2, "fp8": 330.3}, pcie_gen=4,
 )  # fmt: skip
 LLAMA2_7B = ModelDescription("llama-2-7b", llama2_shapes()["7b"])
@@ -138,7 +138,7 @@ def test_impossible_layouts_name_the_field(workload: Workload, count: int, field
 
 def test_fp8_on_a_gpu_without_it_warns_and_uses_16_bit() -> None:
     a100 = GpuSpec(
-        id="a100", name="A100", vendor="nvidia", architecture="Ampere", segment="datacenter", memory_gb=80,
+        id="a100", name="A100", vendor="nvidia", architecture="Ampere", segment="datacenter", memory_gib=80,
         memory_bandwidth_gb_s=2039, tdp_w=400, platform="cuda", peak_tflops={"fp32": 19.5, "bf16": 312, "fp16": 312},
     )  # fmt: skip
     result = _run(LLAMA2_7B, Workload(precision="fp8", activation_checkpointing="full"), a100)

@@ -54,3 +54,29 @@ def test_training_flops_match_xla_cost_analysis(name: str, seq_len: int) -> None
     ours = training_flops(ops)
     xla = xla_training_flops(shape, batch=batch, seq_len=seq_len)
     assert ours == pytest.approx(xla, rel=TOLERANCE), f"ours {ours:.4e} vs XLA {xla:.4e}"
+
+
+@pytest.mark.parametrize("tensor_parallel", [2, 4, 8])
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_tensor_parallel_shares_add_up_to_xla_cost_analysis(
+    name: str, tensor_parallel: int
+) -> None:
+    """Under tensor parallelism each GPU does 1/t of the matrix FLOPs (heads of the same head
+    dimension, MLP columns, vocabulary split): t x one GPU's count is the whole model's, which
+    XLA counts on one device. (With fewer KV heads than GPUs, Megatron-LM replicates them:
+    the gqa shape has 4 KV heads, so at t = 8 the key/value projections are computed twice;
+    that is real work and stays within the bound.)"""
+    shape = SHAPES[name]
+    batch, seq_len = 2, 1024
+    ops = model_ops(
+        shape,
+        batch=batch,
+        seq_len=seq_len,
+        act_bytes=4,
+        weight_bytes=4,
+        flash=False,
+        tensor_parallel=tensor_parallel,
+    )
+    ours = tensor_parallel * training_flops(ops)
+    xla = xla_training_flops(shape, batch=batch, seq_len=seq_len)
+    assert ours == pytest.approx(xla, rel=TOLERANCE), f"ours {ours:.4e} vs XLA {xla:.4e}"

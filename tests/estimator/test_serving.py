@@ -24,13 +24,13 @@ from app.estimator.workload import InferenceConfig, Workload
 # Datasheet figures of the H100 SXM and L4 catalog records.
 H100 = GpuSpec(
     id="nvidia-h100-sxm", name="H100 SXM", vendor="nvidia", architecture="Hopper", segment="datacenter",
-    memory_gb=80, memory_bandwidth_gb_s=3350, tdp_w=700, platform="cuda",
+    memory_gib=80, memory_bandwidth_gb_s=3350, tdp_w=700, platform="cuda",
     peak_tflops={"fp32": 67, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4, "fp8": 1978.9},
     interconnect_type="nvlink-4", interconnect_bandwidth_gb_s=900, pcie_gen=5,
 )  # fmt: skip
 L4 = GpuSpec(
     id="nvidia-l4", name="L4", vendor="nvidia", architecture="Ada Lovelace", segment="datacenter",
-    memory_gb=24, memory_bandwidth_gb_s=300, tdp_w=72, platform="cuda",
+    memory_gib=24, memory_bandwidth_gb_s=300, tdp_w=72, platform="cuda",
     peak_tflops={"fp32": 30.3, "bf16": 121, "fp16": 121, "fp8": 242.5}, pcie_gen=4,
 )  # fmt: skip
 # Llama 3.1 8B (config.json of meta-llama/Llama-3.1-8B).
