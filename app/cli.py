@@ -515,6 +515,10 @@ def validate_command(
         )
     for row_id, reason in report.skipped:
         console.print(f"[dim]not scored: {row_id}: {reason}[/]")
+    from app.services.serving_validation import format_report, run_serving_validation
+
+    console.print("serving family (tests/data/validation/serving-*.yaml, out of sample):")
+    console.print(format_report(run_serving_validation(catalog)), markup=False, highlight=False)
     if write_error_band:
         band = error_band_from(report)
         path = settings.catalog_dir / ERROR_BAND_FILE

@@ -106,6 +106,8 @@ def test_validate_prints_the_table_and_medians(env: Path) -> None:
     result = runner.invoke(cli, ["validate"])
     assert result.exit_code == 0, result.output
     assert "median |error|" in result.output
+    assert "serving family" in result.output
+    assert "leave-one-source-out" in result.output
 
 
 def test_token_create_persists_and_revoke_works(env: Path) -> None:

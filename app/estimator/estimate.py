@@ -555,6 +555,10 @@ def estimate(
     `detailed=False` skips the searches (largest micro-batch, fewest GPUs, what would make it
     fit): the recommender runs many estimates and does its own search.
     """
+    if workload.task is Task.serve:
+        from app.estimator.serving_estimate import estimate_serving  # imports this module
+
+        return estimate_serving(model, workload, ctx)
     shape, gpu, eff = model.shape, ctx.gpu, ctx.efficiency
     layout = make_layout(shape, ctx.count, workload.parallelism)
     used_precision, warnings = _check_inputs(shape, workload, layout, gpu)

@@ -99,6 +99,66 @@ class InferenceResult(BaseModel):
     replicas: int
 
 
+class Percentiles(BaseModel):
+    p50: float
+    p90: float
+    p99: float
+
+
+class ServingPoint(BaseModel):
+    """One point of the throughput-latency curve (closed loop at `concurrency` users)."""
+
+    concurrency: int
+    output_tokens_per_second_per_gpu: float
+    output_tokens_per_second_per_user: float
+    ttft_p90_s: float
+    tpot_p99_s: float
+
+
+class ServingResult(BaseModel):
+    """Serving under load (task "serve"): latency percentiles, throughput, capacity, price."""
+
+    ttft_s: Percentiles
+    tpot_s: Percentiles
+    e2e_s: Percentiles
+    queue_s: Percentiles
+    output_tokens_per_second: float = Field(description="All replicas.")
+    output_tokens_per_second_per_user: float
+    request_rate: float = Field(description="Requests/s served (all replicas).")
+    max_request_rate_within_targets: float = Field(
+        description="Highest Poisson rate (all replicas) meeting both targets; 0 if none."
+    )
+    gpus_for_request_rate: int | None = Field(
+        description="GPUs (this TP degree x replicas) that serve the requested rate within the "
+        "targets; None if no replica count can."
+    )
+    usd_per_million_output_tokens: float | None
+    usd_per_hour: float | None
+    kwh_per_million_output_tokens: float
+    bottleneck: Literal["kv_capacity", "memory_bandwidth", "compute", "queueing"]
+    meets_targets: bool
+    targets: dict[str, float]
+    engine: str
+    tensor_parallel: int
+    replicas: int
+    kv_cache_blocks: int
+    kv_cache_tokens: int
+    block_size_tokens: int
+    max_kv_blocks_used: int
+    requests_simulated: int
+    completed: int
+    dropped: int
+    preemptions: int
+    mean_running_requests: float
+    saturation_output_tokens_per_second: float = Field(description="All replicas kept full.")
+    static_batch: dict[str, float] = Field(
+        default_factory=dict,
+        description="What a static-batch roofline (prefill all, decode at mean context) says.",
+    )
+    curve: list[ServingPoint] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
 class CostResult(BaseModel):
     gpu_hours: float
     usd: float | None
@@ -137,6 +197,7 @@ class Estimate(BaseModel):
     compute: ComputeResult
     time: TimeResult
     inference: InferenceResult | None = None
+    serving: ServingResult | None = None
     cost: CostResult
     energy: EnergyResult
     bottleneck: Literal["compute", "memory_bandwidth", "communication", "memory_capacity"]

@@ -14,6 +14,7 @@ class Task(StrEnum):
     lora = "lora"
     qlora = "qlora"
     inference = "inference"
+    serve = "serve"  # continuous batching under load (workload.serving)
 
 
 class Precision(StrEnum):
@@ -102,6 +103,59 @@ class InferenceConfig(BaseModel):
     )
 
 
+class ServingConfig(BaseModel):
+    """A serving deployment under load (task "serve"): request lengths, the load (Poisson
+    `request_rate` or closed-loop `concurrency`), the engine, formats and latency targets."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_tokens: int = Field(default=512, ge=1, le=1_000_000, description="Mean prompt length.")
+    output_tokens: int = Field(
+        default=256, ge=1, le=1_000_000, description="Mean output length (at least 1)."
+    )
+    distribution: Literal["fixed", "uniform", "sharegpt"] = Field(
+        default="fixed",
+        description="Length distribution around the means: fixed, uniform (x0.5-1.5), or "
+        "ShareGPT-like (long-tailed log-normal).",
+    )
+    request_rate: float | None = Field(
+        default=None, gt=0, le=1_000_000, description="Poisson arrivals, requests/s in total."
+    )
+    concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Users each sending a request when "
+        "their previous one finishes (with request_rate: the most in flight).",
+    )
+    engine: Literal["vllm", "sglang", "tensorrt-llm", "tgi"] = "vllm"
+    weight_precision: Literal["bf16", "fp16", "fp8", "int8", "int4"] = Field(
+        default="bf16", description="fp8: W8A8 on GPUs with fp8; int8/int4: weight-only."
+    )
+    kv_cache_precision: Literal["bf16", "fp16", "fp8"] = "bf16"
+    ttft_p90_s: float = Field(
+        default=1.0, gt=0, le=3_600, description="Target: 90th percentile time to first token."
+    )
+    tpot_p99_s: float = Field(
+        default=0.1, gt=0, le=60, description="Target: 99th percentile time per output token."
+    )
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    num_requests: int = Field(
+        default=1000, ge=1, le=20_000, description="Requests simulated per replica."
+    )
+    replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=65_536,
+        description="Copies of the model (each a tensor-parallel group); default "
+        "hardware.count / parallelism.tensor.",
+    )
+    curve: bool = Field(
+        default=False,
+        description="Also simulate the throughput-latency curve (concurrency 1, 2, 4, ...).",
+    )
+
+
 class Workload(BaseModel):
     """A training or inference job. Give `tokens` for language models, or `samples` x `epochs`."""
 
@@ -158,6 +212,7 @@ class Workload(BaseModel):
     )
     lora: LoraConfig | None = None
     inference: InferenceConfig | None = None
+    serving: ServingConfig | None = None
     attention: Literal["flash", "sdpa", "eager"] | None = Field(
         default=None,
         description="Attention implementation: flash (FlashAttention-2/3, fp16/bf16, Ampere or "
@@ -219,7 +274,7 @@ class Workload(BaseModel):
 
     @property
     def is_training(self) -> bool:
-        return self.task is not Task.inference
+        return self.task not in (Task.inference, Task.serve)
 
     @property
     def is_adapter(self) -> bool:
@@ -228,6 +283,10 @@ class Workload(BaseModel):
     @property
     def lora_config(self) -> LoraConfig:
         return self.lora or LoraConfig()
+
+    @property
+    def serving_config(self) -> ServingConfig:
+        return self.serving or ServingConfig()
 
     @property
     def inference_config(self) -> InferenceConfig:

@@ -146,6 +146,19 @@ class Verdict(StrEnum):
     does_not_fit = "does not fit"
 
 
+class ServingOption(BaseModel):
+    """How an option serves the load (task "serve"): TP group, replicas, price per token."""
+
+    tensor_parallel: int
+    replicas: int
+    max_request_rate_per_replica: float = Field(description="Within the latency targets.")
+    usd_per_million_output_tokens: float | None
+    usd_per_hour: float | None
+    ttft_p90_s: float | None
+    tpot_p99_s: float | None
+    simulated: bool = Field(description="False: screened by the static roofline only.")
+
+
 class RecommendOption(BaseModel):
     rank: int | None = Field(description="1 = best by the objective; None when it does not fit.")
     gpu: str
@@ -181,6 +194,7 @@ class RecommendOption(BaseModel):
         default=False, description="The validation set has measurements of this GPU and task."
     )
     warnings: list[str] = Field(default_factory=list)
+    serving: ServingOption | None = Field(default=None, description='Task "serve" only.')
 
 
 class RecommendResponse(BaseModel):

@@ -344,6 +344,10 @@ def estimate_with(
         )
     try:
         if isinstance(model, CompiledModel):
+            if workload.task is Task.serve:
+                raise EstimateInputError(
+                    "workload.task", f"serve simulates language models; {model.name} is not one"
+                )
             result = estimate_compiled(model, workload, ctx)
         else:
             result = estimate(model, workload, ctx)

@@ -682,6 +682,10 @@ def recommend(
 ) -> RecommendResponse:
     """Rank the catalog's GPUs for this job under the constraints and the acquisition mode,
     with the probe-measured efficiencies `measured` (by GPU id) that POST /estimate uses too."""
+    if request.workload.task is Task.serve:
+        from app.services.serve_recommend import recommend_serving  # imports this module
+
+        return recommend_serving(request, catalog)
     model = resolve_model(request.model, catalog, request.workload)
     constraints = request.constraints
     workload = request.workload

@@ -299,6 +299,8 @@ def run_validation(
     """Estimate every row once and pair each published figure with ours and the flat rule's."""
     report = ValidationReport()
     for row in load_rows(path, directory):
+        if row.get("kind") == "serving":
+            continue  # simulated and scored by app/services/serving_validation.py
         if row.get("exclude"):
             report.skipped.append((row["id"], f"excluded: {row['exclude']}"))
             continue

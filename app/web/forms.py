@@ -52,6 +52,23 @@ DEFAULTS: dict[str, Any] = {
     "allow_8bit": True,
     "vendors": [],
     "segments": [],
+    "serve_prompt_tokens": "512",
+    "serve_output_tokens": "256",
+    "serve_concurrency": "50",
+    "serve_request_rate": "",
+    "serve_ttft_p90_s": "1",
+    "serve_tpot_p99_s": "0.1",
+    "serve_weight_precision": "bf16",
+    "serve_engine": "vllm",
+}
+# Serving fields (task "serve") and whether each is a whole number.
+SERVING_FIELDS = {
+    "prompt_tokens": True,
+    "output_tokens": True,
+    "concurrency": True,
+    "request_rate": False,
+    "ttft_p90_s": False,
+    "tpot_p99_s": False,
 }
 
 
@@ -137,6 +154,18 @@ def parse_form(
     for field in ("seq_len", "micro_batch", "global_batch", "tokens"):
         if numbers[field] is not None:
             workload[field] = numbers[field]
+    if workload["task"] == "serve":
+        serving: dict[str, Any] = {
+            "weight_precision": form.get("serve_weight_precision") or "bf16",
+            "engine": form.get("serve_engine") or "vllm",
+        }
+        for field, integer in SERVING_FIELDS.items():
+            value = _number(
+                str(form.get(f"serve_{field}", "")), f"serve_{field}", errors, integer=integer
+            )
+            if value is not None:
+                serving[field] = value
+        workload["serving"] = serving
     constraints: dict[str, Any] = {
         "vendors": vendors,
         "segments": segments,
@@ -179,6 +208,8 @@ def _field_for(loc: tuple[str, ...], source: str) -> str:
         return _LOCATION_TO_FIELD[loc[:2]]
     if loc[:2] == ("model", "transformer"):
         return loc[2] if len(loc) > 2 and loc[2] in DIMENSION_FIELDS else "layers"
+    if loc[:2] == ("workload", "serving") and len(loc) > 2:
+        return f"serve_{loc[2]}"
     if loc[0] == "workload" and len(loc) > 1:
         return loc[1]
     if loc[0] == "constraints" and len(loc) > 1:

@@ -24,6 +24,7 @@ from app.services import catalog as catalog_service
 from app.services import gpus as gpu_service
 from app.services import recommend as recommend_service
 from app.services import saved_results
+from app.services.serve_recommend import serving_curve
 from app.web.forms import DEFAULTS, error_field, form_values, parse_form
 
 router = APIRouter(include_in_schema=False)
@@ -122,6 +123,7 @@ def _result_context(
         "share_path": share_path,
         "share_url": f"{public}{share_path}" if share_path else None,
         "chart_options": recommend_service.chart_points(answer),
+        "serving_curve": serving_curve(answer),
     }
 
 

@@ -44,3 +44,39 @@
   });
   document.body.dataset.chartsReady = "true";
 })();
+
+// Serving: per-GPU output tokens/s against per-user tokens/s (AIConfigurator's view), with the
+// TPOT target as a vertical line (1 / TPOT tokens/s per user) and points missing the TTFT target
+// drawn hollow.
+(function () {
+  const node = document.getElementById("serving-data");
+  if (!node || typeof Chart === "undefined") { return; }
+  const data = JSON.parse(node.textContent);
+  const points = data.points.map((p) => ({ x: p.output_tokens_per_second_per_user,
+    y: p.output_tokens_per_second_per_gpu, c: p.concurrency, ttft: p.ttft_p90_s, tpot: p.tpot_p99_s }));
+  const meets = (p) => p.ttft <= data.ttft_p90_s && p.tpot <= data.tpot_p99_s;
+  const ymax = Math.max(...points.map((p) => p.y)) * 1.1;
+  const userTarget = 1 / data.tpot_p99_s;
+  new Chart(document.getElementById("serving-curve"), {
+    type: "scatter",
+    data: {
+      datasets: [
+        { label: data.label, data: points, showLine: true, borderColor: "#364fc7",
+          backgroundColor: points.map((p) => (meets(p) ? "#364fc7" : "#ffffff")),
+          pointBorderColor: "#364fc7", pointRadius: 5 },
+        { label: `TPOT target (${(data.tpot_p99_s * 1000).toFixed(0)} ms = ${userTarget.toFixed(1)} tokens/s per user)`,
+          data: [{ x: userTarget, y: 0 }, { x: userTarget, y: ymax }], showLine: true,
+          borderColor: "#c92a2a", borderDash: [6, 4], pointRadius: 0 },
+      ],
+    },
+    options: {
+      animation: false, maintainAspectRatio: false,
+      scales: {
+        x: { type: "logarithmic", title: { display: true, text: "output tokens/s per user" } },
+        y: { min: 0, title: { display: true, text: "output tokens/s per GPU" } },
+      },
+      plugins: { tooltip: { callbacks: { label: (c) => c.raw.c ? `${c.raw.c} users: ${c.raw.y.toFixed(0)} tok/s per GPU, ${c.raw.x.toFixed(1)} per user, TTFT p90 ${c.raw.ttft.toFixed(2)} s` : "" } } },
+    },
+  });
+  document.body.dataset.servingChartReady = "true";
+})();
