@@ -244,7 +244,9 @@ def efficiency_for(
         overhead_s=fallback.overhead_s,
         allreduce_fraction=fallback.allreduce_fraction,
         fp8_matmul_fraction=fp8_matmul or fallback.fp8_matmul_fraction,
-        source=measured.source,
+        source=measured.source
+        if precision != "fp8" or fp8_matmul is not None
+        else f"{fallback.source}; 16-bit ops {measured.source}",
         gemm_sweep=gemm_sweep or fallback.gemm_sweep,
         attention_sweep=tuple(p for p in measured.attention_sweep if p.dtype in dtypes),
     )
