@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__, observability
+from app.api import openapi
 from app.api.routes import estimate, gpus, health, models, probes, recommend
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -94,4 +95,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommend.router)
     app.include_router(probes.router)
     app.include_router(web_routes.router)
+    openapi.install(app)
     return app

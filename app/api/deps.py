@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -55,15 +56,24 @@ def get_optional_catalog(request: Request) -> LoadedCatalog | None:
     return catalog
 
 
+# The OpenAPI security scheme of the write endpoints (Swagger's Authorize button, a generated
+# client's AuthenticatedClient). auto_error=False: verify_bearer gives the one 401 message.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearer",
+    auto_error=False,
+    description="A token from `gpu-advisor token create NAME` (or ADVISOR_API_TOKEN).",
+)
+
+
 def require_token(
     request: Request,
     session: Annotated[Session, Depends(get_session)],
-    authorization: Annotated[str | None, Header(description="Bearer <token>")] = None,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> str:
     """Write endpoints: the caller must present an active bearer token."""
     from app.services.auth import verify_bearer
 
-    return verify_bearer(session, request.app.state.settings, authorization)
+    return verify_bearer(session, request.app.state.settings, request.headers.get("authorization"))
 
 
 def rate_limited(request: Request) -> None:

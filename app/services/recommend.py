@@ -35,6 +35,7 @@ from app.services.catalog import LoadedCatalog
 from app.services.efficiency import efficiency_for
 from app.services.estimate import (
     ResolvedModel,
+    check_positions,
     error_band_for,
     gpu_spec,
     pricing_for,
@@ -150,6 +151,47 @@ def _layout_ok(model: ResolvedModel, workload: Workload, count: int) -> bool:
         data = count // (workload.parallelism.tensor * workload.parallelism.pipeline)
         return workload.global_batch % (workload.micro_batch * data) == 0
     return True
+
+
+def check_inputs_for_every_gpu(
+    model: ResolvedModel, workload: Workload, constraints: Constraints
+) -> None:
+    """Raise, naming the fields, when the inputs rule out every GPU count before any GPU is
+    tried: the answer would otherwise be a table of 'does not fit' rows hiding the real cause.
+
+    - the global batch must split into micro-batches over the data-parallel GPUs of at least
+      one count tried (1, 2, 4, ... up to max_gpus);
+    - the parallel layout (tensor/pipeline degrees against heads and layers) must work for at
+      least one count;
+    """
+    counts = _counts(constraints.max_gpus)
+    first_error: EstimateInputError | None = None
+    layouts_ok = []
+    for count in counts:
+        try:
+            _layout(model, count, workload)
+        except EstimateInputError as exc:
+            first_error = first_error or exc
+            continue
+        layouts_ok.append(count)
+    if not layouts_ok and first_error is not None:
+        raise InvalidInputError(first_error.message, fields=(first_error.field,))
+    if workload.global_batch is None:
+        return
+    split = workload.parallelism.tensor * workload.parallelism.pipeline
+    dividing = [
+        c for c in layouts_ok if workload.global_batch % (workload.micro_batch * (c // split)) == 0
+    ]
+    if not dividing:
+        ranks = ", ".join(str(c // split) for c in layouts_ok)
+        raise InvalidInputError(
+            f"global_batch ({workload.global_batch}) must be a multiple of micro_batch "
+            f"({workload.micro_batch}) x data-parallel GPUs ({ranks} for the GPU counts tried up to "
+            f"max_gpus {constraints.max_gpus}); e.g. global_batch "
+            f"{workload.micro_batch * math.ceil(workload.global_batch / workload.micro_batch)} or "
+            f"micro_batch 1",
+            fields=("workload.global_batch", "workload.micro_batch"),
+        )
 
 
 @dataclass(frozen=True)
@@ -296,10 +338,9 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
         raise InvalidInputError(
             f"tensor x pipeline ({parallelism.tensor * parallelism.pipeline}) exceeds constraints.max_gpus "
             f"({constraints.max_gpus})",
-            detail=[
-                {"loc": ["body", "constraints", "max_gpus"], "msg": "must be >= tensor x pipeline"}
-            ],
+            fields=("constraints.max_gpus",),
         )
+    check_inputs_for_every_gpu(model, workload, constraints)
     options: list[RecommendOption] = []
     excluded: list[dict[str, str]] = []
     table = _candidates(model, workload, constraints)
@@ -362,9 +403,16 @@ def recommend(request: RecommendRequest, catalog: LoadedCatalog) -> RecommendRes
     not_fitting = sorted(
         (o for o in options if o.verdict is Verdict.does_not_fit), key=lambda o: -o.capacity_gb
     )
+    least = min((c for row in table for c in row), key=lambda c: c.memory_bytes, default=None)
     for option in not_fitting:
+        if least is None:
+            option.reasons.append(f"no GPU count up to {constraints.max_gpus} can run this layout")
+            continue
+        savers = f" with {', '.join(least.changes)}" if least.changes else ""
         option.reasons.append(
-            f"does not fit on up to {constraints.max_gpus} GPUs even with the allowed memory savers"
+            f"needs at least {least.memory_bytes / 1e9:,.1f} GB per GPU (on {least.count} "
+            f"GPU{'s' if least.count > 1 else ''}{savers}), has {option.capacity_gb:,.1f} GB: does not fit on up to "
+            f"{constraints.max_gpus} GPUs even with the allowed memory savers"
         )
     return RecommendResponse(
         objective=request.objective,
@@ -393,6 +441,15 @@ def _trim(response: RecommendResponse) -> RecommendResponse:
     for option in response.options[DETAILED_OPTIONS:]:
         option.estimate = None
     return response
+
+
+def recommend_for_form(
+    session: Session, request: RecommendRequest, catalog: LoadedCatalog
+) -> RecommendResponse:
+    """The web form's recommendation: a sequence longer than a model's learned positions is a
+    form error there (`check_positions`), then as `recommend_and_save`."""
+    check_positions(resolve_model(request.model, catalog), request.workload)
+    return recommend_and_save(session, request, catalog)
 
 
 def recommend_and_save(

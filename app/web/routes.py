@@ -15,7 +15,14 @@ from app.schemas.gpu import GpuFilters
 from app.services import catalog as catalog_service
 from app.services import gpus as gpu_service
 from app.services import recommend as recommend_service
-from app.web.forms import DEFAULTS, error_field, form_values, parse_form
+from app.web.forms import (
+    DEFAULTS,
+    LABELS,
+    form_values,
+    parse_form,
+    service_errors,
+    values_from_request,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,16 +41,35 @@ def _form_context(catalog: Any, values: dict[str, Any], errors: dict[str, str]) 
     return {
         "values": values,
         "errors": errors,
+        "labels": LABELS,
         "presets": catalog_service.list_models(catalog),
         "vendors": [v.value for v in Vendor],
         "segments": [s.value for s in Segment],
     }
 
 
+_RESULT_ID = Query(
+    alias="from",
+    min_length=4,
+    max_length=16,
+    pattern=r"^[A-Za-z0-9_-]+$",
+    description="A saved result whose inputs refill the form.",
+)
+
+
 @router.get("/", response_class=HTMLResponse)
-def show_form(request: Request, catalog: CatalogDep) -> HTMLResponse:
-    """The recommendation form."""
-    return _render(request, "index.html", _form_context(catalog, dict(DEFAULTS), {}))
+def show_form(
+    request: Request,
+    catalog: CatalogDep,
+    session: SessionDep,
+    from_result: Annotated[str | None, _RESULT_ID] = None,
+) -> HTMLResponse:
+    """The recommendation form; `?from=<id>` refills it with a saved result's inputs."""
+    values = dict(DEFAULTS)
+    if from_result is not None:
+        saved_request, _, _ = recommend_service.get_saved(session, from_result)
+        values = values_from_request(saved_request)
+    return _render(request, "index.html", _form_context(catalog, values, {}))
 
 
 @router.post("/", response_class=HTMLResponse, dependencies=[RateLimit])
@@ -61,16 +87,16 @@ async def submit_form(request: Request, catalog: CatalogDep, session: SessionDep
         )
     try:
         answer = await run_in_threadpool(
-            recommend_service.recommend_and_save, session, parsed, catalog
+            recommend_service.recommend_for_form, session, parsed, catalog
         )
     except AdvisorError as exc:
         if exc.status_code >= 500:
             raise
-        field = error_field(exc.message, fields.get("model_source", "preset"))
+        errors = service_errors(exc.fields, exc.message, fields.get("model_source", "preset"))
         return _render(
             request,
             "index.html",
-            _form_context(catalog, values, {field: exc.message}),
+            _form_context(catalog, values, errors),
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/r/{answer.id}", status_code=303)
@@ -94,6 +120,7 @@ def show_result(
             "req": saved_request,
             "catalog_version": catalog_version,
             "share_path": f"/r/{answer.id}",
+            "edit_path": f"/?from={answer.id}",
             "chart_options": recommend_service.chart_points(answer),
         },
     )

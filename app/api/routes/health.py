@@ -13,7 +13,7 @@ from app.services.health import check_readiness
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, operation_id="healthz")
 def healthz() -> Health:
     """The process is up (checks nothing else)."""
     return Health(status="ok", version=__version__)
@@ -22,6 +22,7 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Readiness,
+    operation_id="readyz",
     responses={503: {"model": Readiness, "description": "Not ready"}},
 )
 def readyz(session: SessionDep, catalog: OptionalCatalogDep) -> JSONResponse:

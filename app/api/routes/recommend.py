@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Path
 
 from app.api.deps import CatalogDep, RateLimit, SessionDep
 from app.schemas.errors import responses
-from app.schemas.recommend import RecommendRequest, RecommendResponse
+from app.schemas.recommend import RECOMMEND_EXAMPLES, RecommendRequest, RecommendResponse
 from app.services import recommend as recommend_service
 
-router = APIRouter(prefix="/api/v1", tags=["recommend"], responses=responses(413, 422, 429, 503))
+router = APIRouter(prefix="/api/v1", tags=["recommend"])
 
 
-@router.post("/recommend", response_model=RecommendResponse, dependencies=[RateLimit])
+@router.post(
+    "/recommend",
+    response_model=RecommendResponse,
+    dependencies=[RateLimit],
+    operation_id="recommend",
+    responses=responses(413, 422, 429, 503),
+)
 def create_recommendation(
-    request: RecommendRequest, catalog: CatalogDep, session: SessionDep
+    request: Annotated[RecommendRequest, Body(openapi_examples=RECOMMEND_EXAMPLES)],
+    catalog: CatalogDep,
+    session: SessionDep,
 ) -> RecommendResponse:
     """Rank every catalog GPU for a model and workload under constraints; the answer is saved."""
     return recommend_service.recommend_and_save(session, request, catalog)
@@ -25,7 +33,8 @@ def create_recommendation(
 @router.get(
     "/recommendations/{recommendation_id}",
     response_model=RecommendResponse,
-    responses=responses(404),
+    operation_id="get_recommendation",
+    responses=responses(404, 422, 503),
 )
 def get_recommendation(
     session: SessionDep,
