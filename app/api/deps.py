@@ -67,7 +67,7 @@ bearer_scheme = HTTPBearer(
 
 def require_token(
     request: Request,
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> str:
     """Write endpoints: the caller must present an active bearer token."""
@@ -83,7 +83,9 @@ def rate_limited(request: Request) -> None:
 
 
 RateLimit = Depends(rate_limited)
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit when the route returns, before the response is sent, so a client
+# following a 303 to a just-saved result (the web form) never reads before the commit.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 TokenDep = Annotated[str, Depends(require_token)]
 OptionalSessionDep = Annotated[Session, Depends(get_optional_session)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]

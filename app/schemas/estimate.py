@@ -14,7 +14,6 @@ from app.estimator.result import Estimate
 from app.estimator.workload import Workload
 from app.schemas.catalog import ID_PATTERN
 
-
 MODEL_KINDS = ("preset", "transformer", "hf_config", "parameters")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -239,10 +240,11 @@ def service_errors(fields: tuple[str, ...], message: str, source: str) -> dict[s
     targets = [_field_for(tuple(f.split(".")), source) for f in fields] or [
         _MODEL_FIELD.get(source, "parameters")
     ]
-    text = message
-    for name in sorted(LABELS, key=len, reverse=True):
-        text = text.replace(name, LABELS[name])
-    return ordered({target: text for target in targets})
+    # Only API identifiers (with an underscore) are renamed: "heads" or "task" are plain words.
+    text = re.sub(
+        r"\b[a-z]+(?:_[a-z0-9]+)+\b", lambda m: LABELS.get(m.group(0), m.group(0)), message
+    )
+    return ordered(dict.fromkeys(targets, text))
 
 
 def values_from_request(request: RecommendRequest) -> dict[str, Any]:
@@ -293,6 +295,11 @@ def values_from_request(request: RecommendRequest) -> dict[str, Any]:
 
 
 def _field_for(loc: tuple[str, ...], source: str) -> str:
+    """The form field a request location belongs to (the first field of its group if none)."""
+    if len(loc) > 2 and loc[0] == "model" and loc[1] == loc[2]:
+        loc = (
+            loc[:1] + loc[2:]
+        )  # the model union's tag: ("model", "transformer", "transformer", ...)
     if loc[:2] in _LOCATION_TO_FIELD:
         return _LOCATION_TO_FIELD[loc[:2]]
     if loc[:2] == ("model", "transformer"):

@@ -42,6 +42,7 @@
           return descending ? -order : order;
         });
         rows.forEach((r) => body.appendChild(r));
+        table.dispatchEvent(new Event("sorted"));
       });
     });
   });
@@ -55,20 +56,30 @@
     const maxCost = document.getElementById("filter-max-cost");
     const fits = document.getElementById("filter-fits");
     const count = document.getElementById("filter-count");
+    const showAll = document.getElementById("show-all");
+    const TOP = 15;  // a phone shows the best options first; "Show all" reveals the rest
+    let expanded = false;
     const apply = () => {
       const limit = parseFloat(maxCost.value.replace(/[,$_]/g, ""));
-      let shown = 0;
+      let shown = 0, matched = 0;
       const rows = Array.from(ranking.tBodies[0].rows);
       rows.forEach((row) => {
         const usd = row.dataset.usd === "" ? NaN : parseFloat(row.dataset.usd);
-        const visible = (!vendor.value || row.dataset.vendor === vendor.value)
+        const matches = (!vendor.value || row.dataset.vendor === vendor.value)
           && (!fits.checked || row.dataset.verdict === "fits")
           && (Number.isNaN(limit) || (!Number.isNaN(usd) && usd <= limit));
+        const visible = matches && (expanded || shown < TOP);
         row.hidden = !visible;
+        if (matches) { matched += 1; }
         if (visible) { shown += 1; }
       });
-      count.textContent = `Showing ${shown} of ${rows.length} options.`;
+      count.textContent = `Showing ${shown} of ${matched} matching options (${rows.length} fit in all).`;
+      showAll.hidden = matched <= TOP;
+      showAll.textContent = expanded ? `Show the best ${TOP} only` : `Show all ${matched} options`;
+      showAll.setAttribute("aria-expanded", String(expanded));
     };
+    showAll.addEventListener("click", () => { expanded = !expanded; apply(); });
+    ranking.addEventListener("sorted", apply);
     [vendor, maxCost, fits].forEach((el) => el.addEventListener("input", apply));
     filters.addEventListener("submit", (e) => e.preventDefault());
     apply();
