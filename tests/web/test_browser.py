@@ -116,11 +116,13 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def _shot(screenshots: Path) -> Any:
-    def shot(page: object, name: str) -> None:
+def shot(screenshots: Path) -> Any:
+    """Save a full-page screenshot under the pytest tmp dir (look at them after a run)."""
+
+    def save(page: object, name: str) -> None:
         page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
-    return shot
+    return save
 
 
 @pytest.fixture(scope="module")
@@ -132,11 +134,11 @@ def result_path(server: str) -> str:
 
 
 def test_fill_the_form_see_the_ranking_and_chart_then_open_the_shared_link(
-    server: str, page: object, _shot: Any
+    server: str, page: object, shot: Any
 ) -> None:
     p = page
     p.goto(f"{server}/")  # type: ignore[attr-defined]
-    _shot(p, "form")
+    shot(p, "form")
     p.select_option("#preset", "llama-2-7b")  # type: ignore[attr-defined]
     p.select_option("#task", "qlora")  # type: ignore[attr-defined]
     p.fill("#tokens", "1e8")  # type: ignore[attr-defined]
@@ -149,7 +151,7 @@ def test_fill_the_form_see_the_ranking_and_chart_then_open_the_shared_link(
     assert rows.count() > 5
     assert "GeForce RTX 4090" in p.inner_text("#ranking")  # type: ignore[attr-defined]
     assert p.eval_on_selector("#scatter", "c => c.width > 0 && c.height > 0")  # type: ignore[attr-defined]
-    _shot(p, "results")
+    shot(p, "results")
     shared = p.get_attribute("#share-link", "href")  # type: ignore[attr-defined]
     first = p.inner_text("#best")  # type: ignore[attr-defined]
     p.goto(f"{server}{shared}")  # type: ignore[attr-defined]
@@ -157,7 +159,7 @@ def test_fill_the_form_see_the_ranking_and_chart_then_open_the_shared_link(
     assert p.inner_text("#best") == first  # type: ignore[attr-defined]
 
 
-def test_an_invalid_field_shows_its_error_beside_it(server: str, page: object, _shot: Any) -> None:
+def test_an_invalid_field_shows_its_error_beside_it(server: str, page: object, shot: Any) -> None:
     p = page
     p.goto(f"{server}/")  # type: ignore[attr-defined]
     p.fill("#seq_len", "a lot")  # type: ignore[attr-defined]
@@ -169,7 +171,7 @@ def test_an_invalid_field_shows_its_error_beside_it(server: str, page: object, _
     assert "must be at least 1" in p.inner_text("#max_gpus-error")  # type: ignore[attr-defined]
     assert p.evaluate("document.activeElement.id") == "seq_len"  # type: ignore[attr-defined]
     assert p.input_value("#seq_len") == "a lot"  # type: ignore[attr-defined]
-    _shot(p, "form-error")
+    shot(p, "form-error")
 
 
 def test_switching_to_config_json_reports_bad_json_beside_the_textarea(
@@ -186,7 +188,7 @@ def test_switching_to_config_json_reports_bad_json_beside_the_textarea(
 
 
 def test_catalog_sorts_and_filters_and_links_to_a_gpu_page(
-    server: str, page: object, _shot: Any
+    server: str, page: object, shot: Any
 ) -> None:
     p = page
     p.goto(f"{server}/gpus")  # type: ignore[attr-defined]
@@ -199,7 +201,7 @@ def test_catalog_sorts_and_filters_and_links_to_a_gpu_page(
         )
     ]
     assert memories == sorted(memories, reverse=True)
-    _shot(p, "catalog")
+    shot(p, "catalog")
     p.select_option("select[name=vendor]", "amd")  # type: ignore[attr-defined]
     p.click("#filters button")  # type: ignore[attr-defined]
     p.wait_for_url("**vendor=amd**")  # type: ignore[attr-defined]
@@ -207,7 +209,7 @@ def test_catalog_sorts_and_filters_and_links_to_a_gpu_page(
     p.click("text=AMD Instinct MI300X")  # type: ignore[attr-defined]
     p.wait_for_url("**/gpus/amd-instinct-mi300x")  # type: ignore[attr-defined]
     assert "1307.4" in p.inner_text("#peaks")  # type: ignore[attr-defined]
-    _shot(p, "gpu")
+    shot(p, "gpu")
 
 
 def _no_sideways_scroll(p: Any) -> None:
@@ -236,7 +238,7 @@ def _axe(p: Any) -> list[str]:
 
 @pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["390x844", "1366x768"])
 def test_every_page_fits_the_viewport_and_axe_finds_no_serious_violation(
-    server: str, browser: Any, result_path: str, viewport: dict[str, int], _shot: Any
+    server: str, browser: Any, result_path: str, viewport: dict[str, int], shot: Any
 ) -> None:
     if not AXE_JS.exists():
         _unavailable(f"axe-core not installed at {AXE_JS} (make browser-deps)")
@@ -250,7 +252,7 @@ def test_every_page_fits_the_viewport_and_axe_finds_no_serious_violation(
             if name == "results":
                 p.wait_for_selector("body[data-charts-ready=true]")
             _no_sideways_scroll(p)
-            _shot(p, f"{name}-{viewport['width']}x{viewport['height']}")
+            shot(p, f"{name}-{viewport['width']}x{viewport['height']}")
             problems += [f"{path}: {v}" for v in _axe(p)]
         p.goto(f"{server}/")
         p.fill("#seq_len", "lots")
@@ -258,7 +260,7 @@ def test_every_page_fits_the_viewport_and_axe_finds_no_serious_violation(
         p.click("#submit")
         p.wait_for_selector("#form-errors")
         _no_sideways_scroll(p)
-        _shot(p, f"form-errors-{viewport['width']}x{viewport['height']}")
+        shot(p, f"form-errors-{viewport['width']}x{viewport['height']}")
         problems += [f"form with errors: {v}" for v in _axe(p)]
     finally:
         context.close()
@@ -283,7 +285,7 @@ def test_on_a_phone_the_ranking_is_cards_with_the_decision_fields_first(
 
 
 def test_batch_no_gpu_count_can_split_is_a_form_error_naming_both_fields(
-    server: str, page: Any, _shot: Any
+    server: str, page: Any, shot: Any
 ) -> None:
     p = page
     p.goto(f"{server}/")
@@ -297,7 +299,7 @@ def test_batch_no_gpu_count_can_split_is_a_form_error_naming_both_fields(
         assert "Global batch (3)" in text
         assert "Micro-batch per GPU (2)" in text
     assert p.evaluate("document.activeElement.id") == "micro_batch"
-    _shot(p, "form-batch-error")
+    shot(p, "form-batch-error")
 
 
 def test_edit_these_inputs_round_trips_through_the_form(server: str, page: Any) -> None:
