@@ -1,5 +1,7 @@
 """The OpenAPI document, completed where FastAPI cannot see: the probe submission body (read by
-hand, streamed and size-capped) and its schemas are added to the components."""
+hand, streamed and size-capped) and its schemas are added to the components, and the preset ids
+of the loaded catalog become the `enum` of `model.preset` (so a schema-valid request names a
+preset that exists)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for name, schema in submission.pop("$defs", {}).items():
         schemas.setdefault(name, schema)
     schemas.setdefault("ProbeSubmission", submission)
+    catalog = getattr(app.state, "catalog", None)
+    if catalog is None:  # before start-up: serve it, but build again once the catalog is loaded
+        return spec
+    preset = schemas["PresetModel"]["properties"]["preset"]
+    preset["enum"] = [m.id for m in catalog.models]
     app.openapi_schema = spec
     return spec
 

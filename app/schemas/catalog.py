@@ -82,11 +82,11 @@ class _Strict(BaseModel):
 class SourceRef(_Strict):
     """Where a figure came from: a datasheet, whitepaper or price page."""
 
-    title: str = Field(min_length=3)
-    url: HttpUrl
-    retrieved: dt.date
-    fields: list[str] | None = None
-    where: str | None = None
+    title: str = Field(min_length=3, description="Title of the datasheet, whitepaper or page.")
+    url: HttpUrl = Field(description="Where it is.")
+    retrieved: dt.date = Field(description="When it was read (date).")
+    fields: list[str] | None = Field(None, description="Which fields it backs; None = all.")
+    where: str | None = Field(None, description="Page, table or section within it.")
 
 
 class FieldNote(_Strict):

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag
 
+from app.estimator.hf_config import SUPPORTED_FAMILIES
 from app.estimator.model import TransformerShape
 from app.estimator.result import Estimate
 from app.estimator.workload import Workload
@@ -39,7 +40,12 @@ class HfConfigModel(BaseModel):
     model_config = ConfigDict(extra="forbid", title="HfConfigModel")
 
     hf_config: dict[str, Any] = Field(
-        description="A Hugging Face config.json, as is (model_type decides how it is read)."
+        description="A Hugging Face config.json, as is (model_type decides how it is read; the "
+        "other keys follow Hugging Face's config format for that family).",
+        json_schema_extra={
+            "required": ["model_type"],
+            "properties": {"model_type": {"type": "string", "enum": list(SUPPORTED_FAMILIES)}},
+        },
     )
 
 
