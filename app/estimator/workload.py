@@ -89,7 +89,11 @@ class Workload(BaseModel):
 
     # "epochs needs samples", stated for OpenAPI readers and request generators.
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"dependentRequired": {"epochs": ["samples"]}}
+        extra="forbid",
+        json_schema_extra={
+            "if": {"required": ["epochs"], "properties": {"epochs": {"type": "number"}}},
+            "then": {"required": ["samples"], "properties": {"samples": {"type": "number"}}},
+        },
     )
 
     task: Task = Task.pretrain

@@ -2,7 +2,7 @@
 recommend (schemathesis's positive_data_acceptance: 2xx, or 401/403/404/409/429).
 
 JSON Schema states one-of-four (`oneOf`), the preset ids and config.json families (`enum`),
-ranges and "epochs needs samples" (`dependentRequired`); it cannot compare two numbers. The few
+ranges and "epochs needs samples" (`if`/`then`); it cannot compare two numbers. The few
 rules that do (CROSS_FIELD_RULES, each stated in the field's description) and the inside of a
 pasted config.json (Hugging Face's format, not restated in this schema: errors located under
 model.hf_config) are the only rejections allowed; anything else fails the test."""
