@@ -14,6 +14,32 @@ from app.schemas.probes import ProbeSubmission
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
+# Inline choices a generator would name `<Schema><Field>Type0`: each becomes a named component
+# (the document means the same; only the name a generated client uses changes).
+HOISTED: dict[tuple[str, str], str] = {
+    ("Constraints", "min_precision"): "HardwarePrecision",
+    ("InferenceConfig", "weight_precision"): "WeightPrecision",
+    ("InferenceConfig", "kv_cache_precision"): "KvCachePrecision",
+    ("ProbeRunCreate", "only"): "ProbeName",
+    ("ProbeRunRead", "device"): "DeviceInfo",
+}
+
+
+def _hoist(schemas: dict[str, Any]) -> None:
+    """Move the inline schema of each HOISTED field into `components.schemas` under its name."""
+    for (owner, field), name in HOISTED.items():
+        prop = schemas.get(owner, {}).get("properties", {}).get(field)
+        if prop is None:
+            continue
+        for choice in prop.get("anyOf", []):
+            target = choice.get("items", choice) if choice.get("type") == "array" else choice
+            if "$ref" in target or target.get("type") == "null":
+                continue
+            schemas[name] = {**target, "title": name}
+            target.clear()
+            target["$ref"] = f"#/components/schemas/{name}"
+            break
+
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document (built once, then cached on the app like FastAPI's own)."""
@@ -31,6 +57,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for name, schema in submission.pop("$defs", {}).items():
         schemas.setdefault(name, schema)
     schemas.setdefault("ProbeSubmission", submission)
+    _hoist(schemas)
     catalog = getattr(app.state, "catalog", None)
     if catalog is None:  # before start-up: serve it, but build again once the catalog is loaded
         return spec
