@@ -183,13 +183,12 @@ def check_inputs_for_every_gpu(
         c for c in layouts_ok if workload.global_batch % (workload.micro_batch * (c // split)) == 0
     ]
     if not dividing:
-        ranks = ", ".join(str(c // split) for c in layouts_ok)
+        suggestion = workload.micro_batch * math.ceil(workload.global_batch / workload.micro_batch)
         raise InvalidInputError(
             f"global_batch ({workload.global_batch}) must be a multiple of micro_batch "
-            f"({workload.micro_batch}) x data-parallel GPUs ({ranks} for the GPU counts tried up to "
-            f"max_gpus {constraints.max_gpus}); e.g. global_batch "
-            f"{workload.micro_batch * math.ceil(workload.global_batch / workload.micro_batch)} or "
-            f"micro_batch 1",
+            f"({workload.micro_batch}) x the data-parallel GPU count, and no count up to "
+            f"max_gpus ({constraints.max_gpus}) allows it; try global_batch {suggestion} or "
+            "micro_batch 1",
             fields=("workload.global_batch", "workload.micro_batch"),
         )
 
