@@ -52,6 +52,10 @@ browser-deps:
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else echo "note: chromium not installed (apt-get install chromium); browser tests will skip"; fi
+	@# axe-core (accessibility checks in the browser tests): a pinned test asset, never served.
+	@if [ ! -f tests/web/axe/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/web/axe --no-audit --no-fund --silent; \
+	elif ! command -v npm >/dev/null 2>&1; then echo "note: npm missing; the axe-core checks will skip"; fi
 
 pytest: dev-venv browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -20,9 +20,21 @@ class AdvisorError(Exception):
 
     status_code = 500
 
-    def __init__(self, message: str, *, detail: Any = None, status_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        detail: Any = None,
+        status_code: int | None = None,
+        fields: Sequence[str] = (),
+    ):
         super().__init__(message)
         self.message = message
+        # The request fields the error is about, dotted ("workload.global_batch"): the web form
+        # shows the message beside each of them; the JSON detail gets one `loc` per field.
+        self.fields = tuple(fields)
+        if detail is None and self.fields:
+            detail = [{"loc": ["body", *f.split(".")], "msg": message} for f in self.fields]
         self.detail = detail
         if status_code is not None:
             self.status_code = status_code

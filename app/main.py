@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__, observability
+from app.api import openapi
 from app.api.routes import estimate, gpus, health, models, offers, probes, recommend
 from app.concurrency import ComputeSlots
 from app.config import Settings, get_settings
@@ -103,4 +104,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(offers.router)
     app.include_router(probes.router)
     app.include_router(web_routes.router)
+    openapi.install(app)
     return app

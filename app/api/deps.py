@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.concurrency import ComputeSlots
@@ -64,10 +65,19 @@ def get_optional_catalog(request: Request) -> LoadedCatalog | None:
     return catalog
 
 
+# The OpenAPI security scheme of the write endpoints (Swagger's Authorize button, a generated
+# client's AuthenticatedClient). auto_error=False: verify_bearer gives the one 401 message.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearer",
+    auto_error=False,
+    description="A token from `gpu-advisor token create NAME` (or ADVISOR_API_TOKEN).",
+)
+
+
 def require_token(
     request: Request,
-    session: Annotated[Session, Depends(get_session)],
-    authorization: Annotated[str | None, Header(description="Bearer <token>")] = None,
+    session: Annotated[Session, Depends(get_session, scope="function")],
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> str:
     """Write endpoints: the caller must present an active bearer token."""
     from app.errors import UnauthorizedError
@@ -76,7 +86,9 @@ def require_token(
     limiter = request.app.state.rate_limiter
     limiter.check_auth_failures(request)  # 429 once a client has guessed too often
     try:
-        return verify_bearer(session, request.app.state.settings, authorization)
+        return verify_bearer(
+            session, request.app.state.settings, request.headers.get("authorization")
+        )
     except UnauthorizedError:
         limiter.record_auth_failure(request)
         raise
@@ -88,7 +100,9 @@ def rate_limited(request: Request) -> None:
 
 
 RateLimit = Depends(rate_limited)
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit when the route returns, before the response is sent, so a client
+# following a 303 to a just-saved result (the web form) never reads before the commit.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 TokenDep = Annotated[str, Depends(require_token)]
 OptionalSessionDep = Annotated[Session, Depends(get_optional_session)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]

@@ -26,7 +26,18 @@ class Architecture(StrEnum):
 class TransformerShape(BaseModel):
     """Transformer dimensions (the API's `model.transformer`); sizes are counts, not bytes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # "a vision transformer needs image_size and patch_size", stated for OpenAPI readers.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "if": {"properties": {"architecture": {"const": "vision-transformer"}},
+                   "required": ["architecture"]},
+            "then": {"required": ["image_size", "patch_size"],
+                     "properties": {"image_size": {"type": "integer", "minimum": 1},
+                                    "patch_size": {"type": "integer", "minimum": 1}}},
+        },
+    )  # fmt: skip
 
     layers: int = Field(ge=1, le=1_000, description="Transformer blocks (decoder blocks for T5).")
     hidden_size: int = Field(ge=1, le=1_000_000)

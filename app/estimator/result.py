@@ -8,22 +8,32 @@ from pydantic import BaseModel, Field, computed_field
 
 
 class ModelCounts(BaseModel):
-    parameters: float
-    trainable_parameters: float
+    parameters: float = Field(description="Total parameters (count).")
+    trainable_parameters: float = Field(
+        description="Parameters the optimizer updates (count; adapters only for LoRA/QLoRA)."
+    )
     active_parameters: float | None = Field(None, description="Per token (MoE); else = parameters.")
-    shape_assumed: bool = False
+    shape_assumed: bool = Field(
+        False, description="True when the shape was assumed from a bare parameter count."
+    )
 
 
 class MemoryBytes(BaseModel):
     """Every component of one GPU's memory for a job, bytes (the estimator's breakdown and the
     API's `memory.per_gpu_bytes`)."""
 
-    weights: float
-    gradients: float
-    optimizer_states: float
-    activations: float
-    kv_cache: float
-    overhead: float
+    weights: float = Field(description="Model weights per GPU, bytes.")
+    gradients: float = Field(description="Gradients per GPU, bytes.")
+    optimizer_states: float = Field(
+        description="Optimizer states (and fp32 master weights) per GPU, bytes."
+    )
+    activations: float = Field(
+        description="Activations kept for the backward pass (or one forward pass) per GPU, bytes."
+    )
+    kv_cache: float = Field(description="KV cache per GPU (inference), bytes.")
+    overhead: float = Field(
+        description="Runtime overhead per GPU (CUDA/ROCm context, allocator, workspaces), bytes."
+    )
     trainable_parameters: float = Field(default=0.0, exclude=True)
 
     @property
@@ -40,10 +50,10 @@ class MemoryBytes(BaseModel):
 
 
 class MemoryResult(BaseModel):
-    per_gpu_bytes: MemoryBytes
-    total_per_gpu_gb: float
-    capacity_gb: float
-    fits: bool
+    per_gpu_bytes: MemoryBytes = Field(description="Memory per GPU by component, bytes.")
+    total_per_gpu_gb: float = Field(description="Total memory per GPU, GB (10^9 bytes).")
+    capacity_gb: float = Field(description="Usable device memory per GPU, GB (10^9 bytes).")
+    fits: bool = Field(description="True when total_per_gpu_gb <= capacity_gb.")
     max_micro_batch: int = Field(
         description="Largest micro-batch (inference: batch) that fits; 0 if none."
     )
@@ -73,30 +83,47 @@ class ComputeResult(BaseModel):
     flops_per_token: float = Field(
         description="Training: forward + backward (+ recompute) per token."
     )
-    total_flops: float
+    total_flops: float = Field(
+        description="FLOPs of the whole run (training tokens x flops_per_token), FLOP."
+    )
 
 
 class TimeResult(BaseModel):
-    step_seconds: float
-    total_seconds: float
-    tokens_per_second: float
-    per_gpu_tokens_per_second: float
+    step_seconds: float = Field(
+        description="Wall-clock time of one optimizer step (inference: one batch), s."
+    )
+    total_seconds: float = Field(description="Wall-clock time of the whole run, s.")
+    tokens_per_second: float = Field(
+        description="Tokens processed per second by all GPUs together, tokens/s."
+    )
+    per_gpu_tokens_per_second: float = Field(
+        description="tokens_per_second divided by the GPU count, tokens/s."
+    )
     mfu: float = Field(description="Model FLOPs utilization: model FLOP/s / (GPUs x dense peak).")
     model_tflops_per_gpu: float = Field(
         0.0, description="Model TFLOP/s each GPU achieves (MFU x peak)."
     )
-    efficiency_source: str
-    steps: float | None = None
-    breakdown_seconds: dict[str, float] = Field(default_factory=dict)
+    efficiency_source: str = Field(
+        description="Where the achievable-throughput efficiency came from: 'probe:<run id>' or 'default:...'."
+    )
+    steps: float | None = Field(
+        None, description="Optimizer steps in the run (count); None when not training."
+    )
+    breakdown_seconds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Step time by part (compute, memory, communication, optimizer, ...), s.",
+    )
 
 
 class InferenceResult(BaseModel):
-    time_to_first_token_s: float
+    time_to_first_token_s: float = Field(description="Prefill latency of the prompt, s.")
     decode_tokens_per_second: float = Field(
         description="All sequences of the batch, per replica set."
     )
-    decode_tokens_per_second_per_sequence: float
-    replicas: int
+    decode_tokens_per_second_per_sequence: float = Field(
+        description="Decode speed of one sequence, tokens/s."
+    )
+    replicas: int = Field(description="Model replicas the GPUs hold (count).")
 
 
 class Percentiles(BaseModel):
@@ -160,16 +187,20 @@ class ServingResult(BaseModel):
 
 
 class CostResult(BaseModel):
-    gpu_hours: float
-    usd: float | None
-    price_per_gpu_hour_usd: float | None
-    price_source: str | None
+    gpu_hours: float = Field(description="GPU count x wall-clock hours, GPU-h.")
+    usd: float | None = Field(description="Cost of the run, USD; None without a price.")
+    price_per_gpu_hour_usd: float | None = Field(
+        description="Price used, USD per GPU-hour; None without a price."
+    )
+    price_source: str | None = Field(
+        description="Which price was used (provider, instance, date, source title)."
+    )
 
 
 class EnergyResult(BaseModel):
-    kwh: float
-    co2_kg: float
-    grid_kg_co2_per_kwh: float
+    kwh: float = Field(description="Energy at board power for the run, kWh.")
+    co2_kg: float = Field(description="CO2 emitted for that energy at the grid intensity, kg.")
+    grid_kg_co2_per_kwh: float = Field(description="Grid carbon intensity used, kg CO2 per kWh.")
 
 
 class ErrorBand(BaseModel):
@@ -177,33 +208,54 @@ class ErrorBand(BaseModel):
     fit never saw: `time_pct` for the time family named by `family` (training_throughput,
     full_run or inference), `memory_pct` for peak memory; `basis` says how it was measured."""
 
-    time_pct: float
-    memory_pct: float
-    basis: str = ""
-    family: str | None = None
+    time_pct: float = Field(
+        description="Time estimates are within this many percent (75th percentile of "
+        "leave-one-source-out validation errors of the family), %."
+    )
+    memory_pct: float = Field(
+        description="Memory estimates are within this many percent (75th percentile), %."
+    )
+    basis: str = Field("", description="What the band is measured on (validation rows and source).")
+    family: str | None = Field(
+        None,
+        description="The validation family the band comes from: training_throughput, full_run, "
+        "memory, inference or serving.",
+    )
 
 
 class HardwareEcho(BaseModel):
-    gpu: str
-    name: str
-    count: int
-    layout: dict[str, int]
+    gpu: str = Field(description="Catalog GPU id.")
+    name: str = Field(description="GPU name.")
+    count: int = Field(description="Number of GPUs (count).")
+    layout: dict[str, int] = Field(
+        description="Parallel layout degrees: data, tensor, pipeline, zero_stage (counts)."
+    )
 
 
 class Estimate(BaseModel):
-    model: ModelCounts
-    hardware: HardwareEcho
-    memory: MemoryResult
-    compute: ComputeResult
-    time: TimeResult
-    inference: InferenceResult | None = None
-    serving: ServingResult | None = None
-    cost: CostResult
-    energy: EnergyResult
-    bottleneck: Literal["compute", "memory_bandwidth", "communication", "memory_capacity"]
-    error_band: ErrorBand
-    assumptions: list[str]
-    warnings: list[str]
+    model: ModelCounts = Field(description="Parameter counts of the model.")
+    hardware: HardwareEcho = Field(description="The hardware estimated, as resolved.")
+    memory: MemoryResult = Field(description="Memory per GPU and whether it fits.")
+    compute: ComputeResult = Field(description="FLOPs per token and for the run.")
+    time: TimeResult = Field(description="Step and total time, throughput, MFU.")
+    inference: InferenceResult | None = Field(
+        None, description="Latency and decode speed (inference only)."
+    )
+    serving: ServingResult | None = Field(
+        None, description='Latency percentiles, capacity and cost per token (task "serve").'
+    )
+    cost: CostResult = Field(description="GPU-hours and money.")
+    energy: EnergyResult = Field(description="Energy and CO2.")
+    bottleneck: Literal["compute", "memory_bandwidth", "communication", "memory_capacity"] = Field(
+        description="What limits the step: compute, memory_bandwidth, communication or memory_capacity."
+    )
+    error_band: ErrorBand = Field(
+        description="How far off the estimate may be, from the project's validation."
+    )
+    assumptions: list[str] = Field(description="What the estimate assumed, one sentence each.")
+    warnings: list[str] = Field(
+        description="What the user should know (tight memory, missing precision, ...)."
+    )
     suggestions: list[str] = Field(
         default_factory=list, description="Changes that would make it fit."
     )

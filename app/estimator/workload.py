@@ -159,7 +159,14 @@ class ServingConfig(BaseModel):
 class Workload(BaseModel):
     """A training or inference job. Give `tokens` for language models, or `samples` x `epochs`."""
 
-    model_config = ConfigDict(extra="forbid")
+    # "epochs needs samples", stated for OpenAPI readers and request generators.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"required": ["epochs"], "properties": {"epochs": {"type": "number"}}},
+            "then": {"required": ["samples"], "properties": {"samples": {"type": "number"}}},
+        },
+    )
 
     task: Task = Task.pretrain
     precision: Precision = Precision.bf16
@@ -174,7 +181,8 @@ class Workload(BaseModel):
         default=None,
         ge=1,
         le=100_000_000,
-        description="Sequences per optimizer step (default micro_batch x data-parallel ranks).",
+        description="Sequences per optimizer step (default micro_batch x data-parallel ranks); "
+        "at least micro_batch and a multiple of micro_batch x data-parallel ranks.",
     )
     tokens: float | None = Field(default=None, gt=0, le=1e17, description="Training tokens.")
     samples: float | None = Field(default=None, gt=0, le=1e15)

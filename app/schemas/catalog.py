@@ -82,32 +82,34 @@ class _Strict(BaseModel):
 class SourceRef(_Strict):
     """Where a figure came from: a datasheet, whitepaper or price page."""
 
-    title: str = Field(min_length=3)
-    url: HttpUrl
-    retrieved: dt.date
-    fields: list[str] | None = None
-    where: str | None = None
+    title: str = Field(min_length=3, description="Title of the datasheet, whitepaper or page.")
+    url: HttpUrl = Field(description="Where it is.")
+    retrieved: dt.date = Field(description="When it was read (date).")
+    fields: list[str] | None = Field(None, description="Which fields it backs; None = all.")
+    where: str | None = Field(None, description="Page, table or section within it.")
 
 
 class FieldNote(_Strict):
     """How a field was derived (e.g. dense = sparse / 2) or a caveat about it."""
 
-    field: str = Field(min_length=1)
-    note: str = Field(min_length=3)
+    field: str = Field(min_length=1, description="The field the note is about.")
+    note: str = Field(min_length=3, description="How it was derived, or a caveat.")
 
 
 class PeakTflops(_Strict):
     """Dense peak throughput in TFLOP/s (int8 in TOPS); None where the chip lacks the precision."""
 
-    fp64: NonNegativeFloat | None = None
-    fp64_matrix: NonNegativeFloat | None = None
-    fp32: NonNegativeFloat | None = None
-    tf32: NonNegativeFloat | None = None
-    bf16: NonNegativeFloat | None = None
-    fp16: NonNegativeFloat | None = None
-    fp8: NonNegativeFloat | None = None
-    int8: NonNegativeFloat | None = None
-    fp4: NonNegativeFloat | None = None
+    fp64: NonNegativeFloat | None = Field(None, description="Dense FP64 (vector), TFLOP/s.")
+    fp64_matrix: NonNegativeFloat | None = Field(
+        None, description="Dense FP64 on matrix units, TFLOP/s."
+    )
+    fp32: NonNegativeFloat | None = Field(None, description="Dense FP32, TFLOP/s.")
+    tf32: NonNegativeFloat | None = Field(None, description="Dense TF32, TFLOP/s.")
+    bf16: NonNegativeFloat | None = Field(None, description="Dense BF16, TFLOP/s.")
+    fp16: NonNegativeFloat | None = Field(None, description="Dense FP16, TFLOP/s.")
+    fp8: NonNegativeFloat | None = Field(None, description="Dense FP8, TFLOP/s.")
+    int8: NonNegativeFloat | None = Field(None, description="Dense INT8, TOPS.")
+    fp4: NonNegativeFloat | None = Field(None, description="Dense FP4, TFLOP/s.")
 
 
 class Interconnect(_Strict):
@@ -117,9 +119,9 @@ class Interconnect(_Strict):
 
 
 class Frameworks(_Strict):
-    pytorch: bool | None = None
-    jax: bool | None = None
-    tensorflow: bool | None = None
+    pytorch: bool | None = Field(None, description="PyTorch officially supports it.")
+    jax: bool | None = Field(None, description="JAX officially supports it.")
+    tensorflow: bool | None = Field(None, description="TensorFlow officially supports it.")
 
 
 class Ecosystem(_Strict):
@@ -207,15 +209,26 @@ class CatalogModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: Slug
-    name: str = Field(min_length=2)
-    family: str = Field(min_length=2)
-    kind: str = Field(min_length=2)
-    published_parameters: PositiveFloat
-    published_parameters_note: str | None = None
-    architecture: dict[str, Any]
-    sources: list[SourceRef] = Field(min_length=1)
-    note: str | None = None
+    id: Slug = Field(description="Preset id (use as model.preset).")
+    name: str = Field(min_length=2, description="Model name.")
+    family: str = Field(min_length=2, description="Model family (llama, mistral, ...).")
+    kind: str = Field(
+        min_length=2,
+        description="decoder, encoder, encoder-decoder, vision-transformer, cnn or rnn.",
+    )
+    published_parameters: PositiveFloat = Field(
+        description="Parameter count its authors publish (count)."
+    )
+    published_parameters_note: str | None = Field(
+        None, description="Where that count comes from or what it includes."
+    )
+    architecture: dict[str, Any] = Field(
+        description="The architecture's dimensions (layers, hidden size, heads, ...)."
+    )
+    sources: list[SourceRef] = Field(
+        min_length=1, description="Papers and model cards the figures come from."
+    )
+    note: str | None = Field(None, description="Caveat about the preset.")
 
 
 class _Measurement(BaseModel):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ErrorBody(BaseModel):
-    error: str
-    detail: Any = None
+    error: str = Field(
+        description="What went wrong, naming the field and the allowed range for invalid input."
+    )
+    detail: Any = Field(
+        None, description="Structured detail: for invalid input a list of {loc, msg}."
+    )
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -23,4 +27,14 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         429: "Rate limit exceeded",
         503: "Database unavailable",
     }
-    return {code: {"model": ErrorBody, "description": text[code]} for code in codes}
+    out: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorBody, "description": text[code]} for code in codes
+    }
+    if 429 in out:
+        out[429]["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before the limit allows another request.",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        }
+    return out

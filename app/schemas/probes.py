@@ -96,61 +96,79 @@ class SelfCheck(BaseModel):
     """The estimator's predicted training-step time for the train_step probe's model on the same
     device, beside the measured one."""
 
-    measured_step_s: float
-    predicted_step_s: float
-    error_pct: float
-    basis: str
+    measured_step_s: float = Field(
+        description="Measured training-step time of the train_step probe, s."
+    )
+    predicted_step_s: float = Field(description="The estimator's prediction for the same step, s.")
+    error_pct: float = Field(description="(predicted - measured) / measured, %.")
+    basis: str = Field(description="What was compared.")
 
 
 class ProbeResultRead(BaseModel):
-    probe: str
-    dtype: str | None
-    size: str | None
-    tflops: float | None
-    gb_s: float | None
-    median_s: float | None
-    error: str | None
-    data: dict[str, Any]
+    probe: str = Field(
+        description="Probe name (matmul, bandwidth, attention, train_step, collective)."
+    )
+    dtype: str | None = Field(description="Data type measured.")
+    size: str | None = Field(description="Problem size, as the probe names it.")
+    tflops: float | None = Field(description="Achieved throughput, TFLOP/s (compute probes).")
+    gb_s: float | None = Field(
+        description="Achieved bandwidth, GB/s (bandwidth and collective probes)."
+    )
+    median_s: float | None = Field(description="Median time of one repeat, s.")
+    error: str | None = Field(description="Why the probe failed, if it did.")
+    data: dict[str, Any] = Field(
+        description="Everything else the probe reported (spread, repeats, ...)."
+    )
 
 
 class ProbeRunRead(BaseModel):
-    id: int
-    status: Literal["queued", "running", "succeeded", "failed", "interrupted"]
-    source: Literal["local", "remote"]
-    quick: bool
+    id: int = Field(description="Run id.")
+    status: Literal["queued", "running", "succeeded", "failed", "interrupted"] = Field(
+        description="queued, running, succeeded, failed or interrupted."
+    )
+    source: Literal["local", "remote"] = Field(
+        description="local (run here) or remote (posted by an agent)."
+    )
+    quick: bool = Field(description="Small sizes (seconds) instead of the full sweep.")
     progress: float = Field(description="0-1.")
-    message: str | None
-    backend: str | None
-    device_kind: str | None
+    message: str | None = Field(description="Last progress or error message.")
+    backend: str | None = Field(description="JAX backend (cpu, cuda, rocm, tpu).")
+    device_kind: str | None = Field(description="Device name as JAX reports it.")
     gpu_id: str | None = Field(
         description="The catalog GPU the server identified, or None (unmatched, a partition or "
         "a power-capped card: kept apart)."
     )
     partition: str | None = Field(default=None, description='E.g. "MIG 1g.10gb".')
-    device: dict[str, Any] | None
-    jax_version: str | None
-    created_at: dt.datetime | None
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    device: dict[str, Any] | None = Field(description="The device block of the probe JSON.")
+    jax_version: str | None = Field(description="JAX version that ran the probes.")
+    created_at: dt.datetime | None = Field(description="When the run was created (UTC).")
+    started_at: dt.datetime | None = Field(description="When it started (UTC).")
+    finished_at: dt.datetime | None = Field(description="When it finished (UTC).")
     retracted_at: dt.datetime | None = Field(
         default=None, description="Set when retracted: the run no longer feeds any estimate."
     )
-    retracted_by: str | None = None
-    results: list[ProbeResultRead]
-    self_check: SelfCheck | None = None
+    retracted_by: str | None = Field(default=None, description="Token name that retracted it.")
+    results: list[ProbeResultRead] = Field(description="One row per measurement.")
+    self_check: SelfCheck | None = Field(
+        None, description="Estimator vs measured train_step time, when available."
+    )
 
 
 class ProbeRunSummary(BaseModel):
     """One line per run (the list and the retraction answer)."""
 
-    id: int
-    status: Literal["queued", "running", "succeeded", "failed", "interrupted"]
-    source: Literal["local", "remote"]
-    quick: bool
-    device_kind: str | None
-    gpu_id: str | None
-    partition: str | None
-    submitted_by: str | None
-    created_at: dt.datetime | None
-    finished_at: dt.datetime | None
-    retracted_at: dt.datetime | None
+    id: int = Field(description="Run id.")
+    status: Literal["queued", "running", "succeeded", "failed", "interrupted"] = Field(
+        description="Where the run stands."
+    )
+    source: Literal["local", "remote"] = Field(
+        description="local: run by this server; remote: submitted by an agent."
+    )
+    quick: bool = Field(description="The quick suite (smaller sizes).")
+    device_kind: str | None = Field(description="Device name as JAX reports it.")
+    gpu_id: str | None = Field(description="The catalog GPU the server identified.")
+    partition: str | None = Field(description='A partition such as "MIG 1g.10gb", else None.')
+    submitted_by: str | None = Field(description="Token name that submitted or started it.")
+    created_at: dt.datetime | None = Field(description="When the run was created (UTC).")
+    finished_at: dt.datetime | None = Field(description="When it finished (UTC).")
+    retracted_at: dt.datetime | None = Field(description="When it was retracted (UTC), else None.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -33,11 +33,13 @@ class MemorySavers(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    activation_checkpointing: bool = Field(default=True, strict=True)
+    activation_checkpointing: bool = Field(
+        True, strict=True, description="May turn on full activation checkpointing."
+    )
     zero: bool = Field(
         strict=True, default=True, description="Shard with ZeRO-3 / FSDP across data-parallel GPUs."
     )
-    optimizer_8bit: bool = Field(default=True, strict=True)
+    optimizer_8bit: bool = Field(True, strict=True, description="May switch AdamW to 8-bit AdamW.")
 
 
 class Constraints(BaseModel):
@@ -46,7 +48,9 @@ class Constraints(BaseModel):
     max_gpus: int = Field(
         strict=True, default=64, ge=1, le=4096, description="Largest GPU count to consider."
     )
-    max_budget_usd: float | None = Field(default=None, gt=0, le=1e12)
+    max_budget_usd: float | None = Field(
+        default=None, gt=0, le=1e12, description="Largest acceptable cost of the run, USD."
+    )
     max_hours: float | None = Field(default=None, gt=0, le=1e7, description="Wall-clock limit.")
     vendors: list[Vendor] = Field(default_factory=list, description="Empty: every vendor.")
     segments: list[Segment] = Field(default_factory=list, description="Empty: every segment.")
@@ -65,11 +69,23 @@ class Constraints(BaseModel):
 class RecommendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: ModelInput
-    workload: Workload = Workload()
-    constraints: Constraints = Constraints()
-    objective: Objective = Objective.balanced
-    grid_kg_co2_per_kwh: float | None = Field(default=None, ge=0, le=2)
+    model: ModelInput = Field(
+        description="The model: exactly one of preset, transformer, hf_config, parameters."
+    )
+    workload: Workload = Field(Workload(), description="The job: task, precision, batch, tokens.")
+    constraints: Constraints = Field(
+        Constraints(), description="Limits on GPUs, money, time and hardware."
+    )
+    objective: Objective = Field(
+        Objective.balanced,
+        description="fastest, cheapest or balanced (geometric mean of time and cost).",
+    )
+    grid_kg_co2_per_kwh: float | None = Field(
+        default=None,
+        ge=0,
+        le=2,
+        description="Grid carbon intensity, kg CO2 per kWh; default the world average.",
+    )
     acquisition: Acquisition = Field(
         default=Acquisition.rent,
         description="rent: instance offers; buy: GPUs + hosts + power; own: electricity only.",
@@ -161,20 +177,32 @@ class ServingOption(BaseModel):
 
 class RecommendOption(BaseModel):
     rank: int | None = Field(description="1 = best by the objective; None when it does not fit.")
-    gpu: str
-    name: str
-    vendor: Vendor
-    segment: Segment
-    count: int
-    verdict: Verdict
+    gpu: str = Field(description="Catalog GPU id.")
+    name: str = Field(description="GPU name.")
+    vendor: Vendor = Field(description="GPU vendor.")
+    segment: Segment = Field(description="Market segment.")
+    count: int = Field(description="GPUs in this option (count).")
+    verdict: Verdict = Field(
+        description="fits, fits with changes (memory savers applied) or does not fit."
+    )
     changes: list[str] = Field(description="Memory savers applied to make it fit.")
-    total_hours: float | None
-    usd: float | None
-    price_per_gpu_hour_usd: float | None
-    memory_per_gpu_gb: float | None
-    capacity_gb: float
-    bottleneck: str | None
-    mfu: float | None
+    total_hours: float | None = Field(
+        description="Wall-clock time of the run, hours; None when it does not fit."
+    )
+    usd: float | None = Field(description="Cost of the run, USD; None without a price or a fit.")
+    price_per_gpu_hour_usd: float | None = Field(
+        description="Price used, USD per GPU-hour; None without one."
+    )
+    memory_per_gpu_gb: float | None = Field(
+        description="Memory needed per GPU, GB (10^9 bytes); None when it does not fit."
+    )
+    capacity_gb: float = Field(description="Usable memory per GPU, GB (10^9 bytes).")
+    bottleneck: str | None = Field(
+        description="What limits the step (compute, memory_bandwidth, communication); None when it does not fit."
+    )
+    mfu: float | None = Field(
+        description="Model FLOPs utilization, fraction 0-1; None when it does not fit."
+    )
     pareto: bool = Field(description="On the time-cost Pareto front of the fitting options.")
     reasons: list[str] = Field(
         default_factory=list, description="Why it ranks where it does or was excluded."
@@ -198,14 +226,16 @@ class RecommendOption(BaseModel):
 
 
 class RecommendResponse(BaseModel):
-    objective: Objective
-    options: list[RecommendOption]
+    objective: Objective = Field(description="The ranking objective used.")
+    options: list[RecommendOption] = Field(
+        description="Fitting options ranked best first, then the GPUs that do not fit."
+    )
     excluded: list[dict[str, str]] = Field(
         default_factory=list, description="GPUs filtered out by a constraint, with the constraint."
     )
-    considered: int
-    model_parameters: float
-    assumptions: list[str]
+    considered: int = Field(description="Catalog GPUs considered (count).")
+    model_parameters: float = Field(description="Parameters of the model (count).")
+    assumptions: list[str] = Field(description="What the ranking assumed, one sentence each.")
     id: str | None = Field(default=None, description="Saved result id (shareable link /r/{id}).")
     acquisition: Acquisition = Acquisition.rent
     groups: dict[str, list[int]] = Field(
@@ -216,3 +246,28 @@ class RecommendResponse(BaseModel):
     pruned: int = Field(
         default=0, description="Options dropped because a lower bound showed they could not rank."
     )
+
+
+# The README's request, as an OpenAPI example.
+RECOMMEND_EXAMPLES: dict[str, Any] = {
+    "qlora_cheapest": {
+        "summary": "Cheapest QLoRA of Llama 3.1 8B on up to 8 GPUs under $50",
+        "value": {
+            "model": {"preset": "llama-3.1-8b"},
+            "workload": {"task": "qlora", "tokens": 1e8},
+            "constraints": {"max_gpus": 8, "max_budget_usd": 50, "framework": "pytorch"},
+            "objective": "cheapest",
+        },
+    },
+    "pretrain_transformer": {
+        "summary": "Fastest pre-training of a 1.3B transformer given by its dimensions",
+        "value": {
+            "model": {"transformer": {"layers": 24, "hidden_size": 2048, "heads": 16,
+                                      "vocab_size": 50257}},
+            "workload": {"task": "pretrain", "seq_len": 2048, "micro_batch": 4,
+                         "tokens": 2.6e10},
+            "constraints": {"max_gpus": 16},
+            "objective": "fastest",
+        },
+    },
+}  # fmt: skip

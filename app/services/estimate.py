@@ -31,7 +31,7 @@ TRANSFORMER_KINDS = {"decoder", "encoder", "encoder-decoder", "vision-transforme
 
 
 def _invalid(field: str, message: str) -> InvalidInputError:
-    return InvalidInputError(message, detail=[{"loc": ["body", *field.split(".")], "msg": message}])
+    return InvalidInputError(message, fields=(field,))
 
 
 ResolvedModel = ModelDescription | CompiledModel
@@ -115,10 +115,7 @@ def _resolve_model(model: ModelInput, catalog: LoadedCatalog) -> ResolvedModel:
         except HfConfigError as exc:
             raise InvalidInputError(
                 exc.message,
-                detail=[
-                    {"loc": ["body", "model", "hf_config", f], "msg": exc.message}
-                    for f in exc.fields
-                ],
+                fields=[f"model.hf_config.{f}" for f in exc.fields] or ["model.hf_config"],
             ) from exc
         except ValueError as exc:  # the shape itself is inconsistent (e.g. heads vs hidden)
             raise _invalid("model.hf_config", str(exc)) from exc
@@ -142,6 +139,29 @@ def _resolve_model(model: ModelInput, catalog: LoadedCatalog) -> ResolvedModel:
             "activation memory and attention cost depend on the real shape",
         ),
     )
+
+
+def check_positions(model: ResolvedModel, workload: Workload) -> None:
+    """A model with learned position embeddings has no position beyond its table, so a longer
+    sequence is impossible: a 422 naming seq_len and the model. RoPE and relative-position
+    models only get the estimator's warning (context extension is common practice).
+
+    The web form applies it; the API keeps the estimator's warning, because its default
+    seq_len (2048) exceeds GPT-2's and BERT's tables and scripts rely on that default."""
+    if isinstance(model, CompiledModel):
+        return
+    shape = model.shape
+    if (
+        shape.position_embedding == "learned"
+        and shape.max_position_embeddings
+        and workload.seq_len > shape.max_position_embeddings
+    ):
+        raise InvalidInputError(
+            f"seq_len ({workload.seq_len}) is longer than the model's "
+            f"{shape.max_position_embeddings} learned positions; use at most "
+            f"{shape.max_position_embeddings} or another model",
+            fields=("workload.seq_len", "model"),
+        )
 
 
 def gpu_spec(gpu: CatalogGpu, hardware: HardwareInput | None = None) -> GpuSpec:

@@ -232,6 +232,46 @@ def _required_techniques(workload: Workload, constraints: Constraints) -> list[t
     return out
 
 
+def check_inputs_for_every_gpu(
+    model: ResolvedModel, workload: Workload, constraints: Constraints
+) -> None:
+    """Raise, naming the fields, when the inputs rule out every GPU count before any GPU is
+    tried: the answer would otherwise be a table of 'does not fit' rows hiding the real cause.
+
+    - the global batch must split into micro-batches over the data-parallel GPUs of at least
+      one count tried (1, 2, 4, ... up to max_gpus);
+    - the parallel layout (tensor/pipeline degrees against heads and layers) must work for at
+      least one count;
+    """
+    counts = _powers_of_two(constraints.max_gpus)
+    first_error: EstimateInputError | None = None
+    layouts_ok = []
+    for count in counts:
+        try:
+            _layout(model, count, workload)
+        except EstimateInputError as exc:
+            first_error = first_error or exc
+            continue
+        layouts_ok.append(count)
+    if not layouts_ok and first_error is not None:
+        raise InvalidInputError(first_error.message, fields=(first_error.field,))
+    if workload.global_batch is None:
+        return
+    split = workload.parallelism.tensor * workload.parallelism.pipeline
+    dividing = [
+        c for c in layouts_ok if workload.global_batch % (workload.micro_batch * (c // split)) == 0
+    ]
+    if not dividing:
+        suggestion = workload.micro_batch * math.ceil(workload.global_batch / workload.micro_batch)
+        raise InvalidInputError(
+            f"global_batch ({workload.global_batch}) must be a multiple of micro_batch "
+            f"({workload.micro_batch}) x the data-parallel GPU count, and no count up to "
+            f"max_gpus ({constraints.max_gpus}) allows it; try global_batch {suggestion} or "
+            "micro_batch 1",
+            fields=("workload.global_batch", "workload.micro_batch"),
+        )
+
+
 class _Job:
     """Model-dependent work, done once per request: memory per count and variant, and the
     FLOPs that bound every GPU's time from below."""
@@ -694,10 +734,9 @@ def recommend(
         raise InvalidInputError(
             f"tensor x pipeline ({parallelism.tensor * parallelism.pipeline}) exceeds constraints.max_gpus "
             f"({constraints.max_gpus})",
-            detail=[
-                {"loc": ["body", "constraints", "max_gpus"], "msg": "must be >= tensor x pipeline"}
-            ],
+            fields=("constraints.max_gpus",),
         )
+    check_inputs_for_every_gpu(model, workload, constraints)
     _check_owned(request, catalog)
     ranker = _Ranker(request, catalog, market_for(catalog), measured or {})
     market = ranker.market
@@ -791,9 +830,20 @@ def recommend(
             excluded.append({"gpu": gpu.id, "reason": unpriced})
         elif not fitted:
             option = _option(gpu, max(counts), Verdict.does_not_fit, mode, capacity)
+            least = min(
+                (c for n in counts for c in job.row(n)), key=lambda c: c.memory_bytes, default=None
+            )
+            needs = (
+                f"needs at least {least.memory_bytes / 1e9:,.1f} GB per GPU (on {least.count} "
+                f"GPU{'s' if least.count > 1 else ''}"
+                + (f" with {', '.join(least.changes)}" if least.changes else "")
+                + f"), has {capacity / 1e9:,.1f} GB: "
+                if least is not None
+                else ""
+            )
             option.reasons.append(
-                f"does not fit on up to {max(counts)} GPUs even with the allowed memory savers"
-                + (f"; {gated}" if gated else "")
+                f"{needs}does not fit on up to {max(counts)} GPUs even with the allowed memory "
+                "savers" + (f"; {gated}" if gated else "")
             )
             not_fitting.append(option)
 

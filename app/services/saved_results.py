@@ -37,6 +37,7 @@ from app.schemas.recommend import RecommendRequest, RecommendResponse
 from app.services import recommend as recommend_service
 from app.services.catalog import LoadedCatalog
 from app.services.efficiency import measured_efficiencies
+from app.services.estimate import check_positions, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,17 @@ def recommend_and_save(
     response = recommend_service.recommend_for_sharing(request, catalog, measured)
     response.id = save(factory, request, response, catalog.version)
     return response
+
+
+def recommend_for_form(
+    factory: sessionmaker[Session],
+    request: RecommendRequest,
+    catalog: LoadedCatalog,
+) -> RecommendResponse:
+    """The web form's recommendation: a sequence longer than a model's learned positions is a
+    form error there (`check_positions`), then as `recommend_and_save`."""
+    check_positions(resolve_model(request.model, catalog, request.workload), request.workload)
+    return recommend_and_save(factory, request, catalog)
 
 
 def _cutoff(settings: Settings, now: dt.datetime | None = None) -> dt.datetime | None:

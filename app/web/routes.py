@@ -25,7 +25,14 @@ from app.services import gpus as gpu_service
 from app.services import recommend as recommend_service
 from app.services import saved_results
 from app.services.serve_recommend import serving_curve
-from app.web.forms import DEFAULTS, error_field, form_values, parse_form
+from app.web.forms import (
+    DEFAULTS,
+    LABELS,
+    form_values,
+    parse_form,
+    service_errors,
+    values_from_request,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,16 +51,37 @@ def _form_context(catalog: Any, values: dict[str, Any], errors: dict[str, str]) 
     return {
         "values": values,
         "errors": errors,
+        "labels": LABELS,
         "presets": catalog_service.list_models(catalog),
         "vendors": [v.value for v in Vendor],
         "segments": [s.value for s in Segment],
     }
 
 
+_RESULT_ID = Query(
+    alias="from",
+    min_length=4,
+    max_length=16,
+    pattern=r"^[A-Za-z0-9_-]+$",
+    description="A saved result whose inputs refill the form.",
+)
+
+
 @router.get("/", response_class=HTMLResponse)
-def show_form(request: Request, catalog: CatalogDep) -> HTMLResponse:
-    """The recommendation form."""
-    return _render(request, "index.html", _form_context(catalog, dict(DEFAULTS), {}))
+def show_form(
+    request: Request,
+    catalog: CatalogDep,
+    session: SessionDep,
+    from_result: Annotated[str | None, _RESULT_ID] = None,
+) -> HTMLResponse:
+    """The recommendation form; `?from=<id>` refills it with a saved result's inputs."""
+    values = dict(DEFAULTS)
+    if from_result is not None:
+        saved_request, _, _ = saved_results.get_saved(
+            session, from_result, request.app.state.settings
+        )
+        values = values_from_request(saved_request)
+    return _render(request, "index.html", _form_context(catalog, values, {}))
 
 
 @router.post("/", response_class=HTMLResponse, dependencies=[RateLimit])
@@ -72,15 +100,15 @@ async def submit_form(
             request, "index.html", _form_context(catalog, values, errors), status_code=422
         )
     try:
-        answer = await compute.run(saved_results.recommend_and_save, factory, parsed, catalog)
+        answer = await compute.run(saved_results.recommend_for_form, factory, parsed, catalog)
     except AdvisorError as exc:
         if exc.status_code >= 500:
             raise
-        field = error_field(exc.message, fields.get("model_source", "preset"))
+        errors = service_errors(exc.fields, exc.message, fields.get("model_source", "preset"))
         return _render(
             request,
             "index.html",
-            _form_context(catalog, values, {field: exc.message}),
+            _form_context(catalog, values, errors),
             status_code=exc.status_code,
         )
     if answer.id is None:  # too large to keep (saved_results.SAVED_RESULT_MAX_BYTES): show it once
@@ -122,6 +150,7 @@ def _result_context(
         "catalog_version": catalog_version,
         "share_path": share_path,
         "share_url": f"{public}{share_path}" if share_path else None,
+        "edit_path": f"/?from={answer.id}" if answer.id else None,
         "chart_options": recommend_service.chart_points(answer),
         "serving_curve": serving_curve(answer),
     }

@@ -100,3 +100,71 @@ def test_result_page_shows_the_range_the_offer_and_why_not(client: TestClient) -
     assert "per instance-hour" in page
     assert "Why not:" in page
     assert "over max_budget_usd" in page
+
+
+def test_a_batch_no_gpu_count_can_split_is_one_error_on_both_fields(client: TestClient) -> None:
+    response = client.post(
+        "/", data={**FORM, "task": "finetune", "global_batch": "3", "micro_batch": "2"}
+    )
+    assert response.status_code == 422
+    for field in ("global_batch", "micro_batch"):
+        error = re.search(rf'id="{field}-error">([^<]*)<', response.text)
+        assert error, f"no error beside {field}"
+        assert "Global batch (3)" in error.group(1)
+        assert "Micro-batch per GPU (2)" in error.group(1)
+    assert "does not fit" not in response.text
+
+
+def test_all_field_errors_come_at_once_in_plain_words_with_focus_on_the_first(
+    client: TestClient,
+) -> None:
+    response = client.post("/", data={**FORM, "seq_len": "lots", "max_gpus": "0", "tokens": "-5"})
+    assert response.status_code == 422
+    html = response.text
+    assert 'id="seq_len-error"' in html
+    assert 'id="max_gpus-error">must be at least 1<' in html
+    assert 'id="tokens-error">must be more than 0<' in html
+    assert "Input should be" not in html
+    assert html.count("autofocus") == 1
+    assert re.search(r'id="seq_len"[^>]*autofocus', html)
+
+
+def test_a_sequence_beyond_learned_positions_is_a_form_error_naming_both(
+    client: TestClient,
+) -> None:
+    response = client.post(
+        "/", data={**FORM, "preset": "gpt2", "task": "finetune", "seq_len": "4096"}
+    )
+    assert response.status_code == 422
+    assert re.search(r'id="seq_len-error">[^<]*1024 learned positions', response.text)
+    assert re.search(r'id="preset-error">[^<]*1024 learned positions', response.text)
+
+
+def test_edit_these_inputs_refills_the_form_from_the_saved_request(client: TestClient) -> None:
+    data = {
+        **FORM,
+        "seq_len": "1024",
+        "max_budget_usd": "75",
+        "vendors": "amd",
+        "objective": "cheapest",
+    }
+    location = client.post("/", data=data, follow_redirects=False).headers["location"]
+    page = client.get(location).text
+    edit = re.search(r'id="edit-inputs" href="([^"]+)"', page)
+    assert edit
+    form = client.get(edit.group(1).replace("&amp;", "&")).text
+    assert re.search(r'id="seq_len"[^>]*value="1024"', form)
+    assert re.search(r'id="max_budget_usd"[^>]*value="75"', form)
+    assert re.search(r'value="amd" checked', form)
+    assert re.search(r'<option value="cheapest" selected', form)
+    assert re.search(r'<option value="llama-2-7b" selected', form)
+
+
+def test_results_restate_the_inputs_and_fold_the_gpus_that_do_not_fit(client: TestClient) -> None:
+    data = {**FORM, "preset": "llama-2-70b", "task": "finetune", "max_gpus": "1"}
+    location = client.post("/", data=data, follow_redirects=False).headers["location"]
+    page = client.get(location).text
+    assert "Your inputs" in page
+    assert "preset llama-2-70b" in page
+    assert '<details class="folded" id="not-fitting">' in page
+    assert "needs at least" in page

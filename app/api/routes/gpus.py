@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from app.api.deps import OptionalCatalogDep, SessionDep
 from app.schemas.catalog import ID_PATTERN, Platform, Segment, Vendor
 from app.schemas.errors import responses
-from app.schemas.gpu import Framework, GpuDetailRead, GpuFilters, GpuPage, GpuSort
+from app.schemas.gpu import Framework, GpuDetailRead, GpuFilters, GpuPage, GpuSort, SortOrder
 from app.services import gpus as gpu_service
 
-router = APIRouter(prefix="/api/v1/gpus", tags=["gpus"], responses=responses(413, 422, 503))
+router = APIRouter(prefix="/api/v1/gpus", tags=["gpus"])
 
 
-@router.get("", response_model=GpuPage)
+@router.get("", response_model=GpuPage, operation_id="list_gpus", responses=responses(422, 503))
 def list_gpus(
     session: SessionDep,
     catalog: OptionalCatalogDep,
@@ -37,7 +37,7 @@ def list_gpus(
         Query(min_length=1, max_length=100, description="Case-insensitive match on id or name."),
     ] = None,
     sort: Annotated[GpuSort, Query(description="Field to sort by.")] = GpuSort.id,
-    order: Annotated[Literal["asc", "desc"], Query(description="Sort direction.")] = "asc",
+    order: Annotated[SortOrder, Query(description="Sort direction.")] = SortOrder.asc,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size (1-500).")] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip.")] = 0,
 ) -> GpuPage:
@@ -54,14 +54,19 @@ def list_gpus(
         session,
         filters,
         sort=sort.value,
-        descending=order == "desc",
+        descending=order is SortOrder.desc,
         limit=limit,
         offset=offset,
         catalog_version=catalog.version if catalog else None,
     )
 
 
-@router.get("/{gpu_id}", response_model=GpuDetailRead, responses=responses(404))
+@router.get(
+    "/{gpu_id}",
+    response_model=GpuDetailRead,
+    operation_id="get_gpu",
+    responses=responses(404, 422, 503),
+)
 def get_gpu(
     session: SessionDep,
     gpu_id: Annotated[str, Path(max_length=80, pattern=ID_PATTERN, description="Catalog id.")],

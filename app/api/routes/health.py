@@ -13,7 +13,7 @@ from app.services.health import check_readiness
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, operation_id="healthz")
 async def healthz() -> Health:
     """The process is up (checks nothing else). Async, so it answers on the event loop even when
     every worker thread is busy ranking; it never touches the database."""
@@ -23,6 +23,7 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Readiness,
+    operation_id="readyz",
     responses={503: {"model": Readiness, "description": "Not ready"}},
 )
 def readyz(session: SessionDep, catalog: OptionalCatalogDep) -> JSONResponse:

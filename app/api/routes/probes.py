@@ -20,7 +20,18 @@ from app.schemas.probes import (
 )
 from app.services import probe_results, probe_runner
 
-router = APIRouter(prefix="/api/v1", tags=["probes"], responses=responses(413, 422, 503))
+router = APIRouter(prefix="/api/v1", tags=["probes"])
+
+# The body of POST /probe-results is read by hand (streamed, size-capped), so FastAPI cannot
+# see it: it is declared here, and the schema is added to the components (app/api/openapi.py).
+_SUBMISSION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ProbeSubmission"}}
+        },
+    }
+}
 
 
 # OpenAPI link: follow a started run (schemathesis' stateful phase uses it too).
@@ -41,8 +52,9 @@ class PayloadTooLargeError(AdvisorError):
     response_model=ProbeRunRead,
     status_code=202,
     dependencies=[RateLimit],
+    operation_id="create_probe_run",
     responses={
-        **responses(401, 409, 429),
+        **responses(401, 409, 413, 422, 429, 503),
         202: {"description": "The run, started", "links": RUN_LINK},
     },
 )
@@ -57,7 +69,12 @@ def start_probe_run(
     return probe_runner.start_local_run(factory, settings, body, catalog)
 
 
-@router.get("/probe-runs/{run_id}", response_model=ProbeRunRead, responses=responses(404))
+@router.get(
+    "/probe-runs/{run_id}",
+    response_model=ProbeRunRead,
+    operation_id="get_probe_run",
+    responses=responses(404, 422, 503),
+)
 def get_probe_run(
     session: SessionDep, catalog: CatalogDep, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> ProbeRunRead:
@@ -86,7 +103,12 @@ def retract_probe_run(
 
 
 @router.post(
-    "/probe-results", response_model=ProbeRunRead, status_code=201, responses=responses(401)
+    "/probe-results",
+    response_model=ProbeRunRead,
+    status_code=201,
+    operation_id="submit_probe_results",
+    responses=responses(401, 413, 422, 503),
+    openapi_extra=_SUBMISSION_BODY,
 )
 async def submit_probe_results(
     request: Request, token_name: TokenDep, session: SessionDep, catalog: CatalogDep

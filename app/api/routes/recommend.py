@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Path
 
 from app.api.deps import (
     CatalogDep,
@@ -15,10 +15,10 @@ from app.api.deps import (
     SettingsDep,
 )
 from app.schemas.errors import responses
-from app.schemas.recommend import RecommendRequest, RecommendResponse
+from app.schemas.recommend import RECOMMEND_EXAMPLES, RecommendRequest, RecommendResponse
 from app.services import saved_results
 
-router = APIRouter(prefix="/api/v1", tags=["recommend"], responses=responses(413, 422, 429, 503))
+router = APIRouter(prefix="/api/v1", tags=["recommend"])
 
 
 # OpenAPI links: a client (and schemathesis' stateful phase) can follow the saved id.
@@ -35,10 +35,17 @@ SAVED_LINK = {
     "/recommend",
     response_model=RecommendResponse,
     dependencies=[RateLimit],
-    responses={200: {"description": "The ranking, saved", "links": SAVED_LINK}},
+    operation_id="recommend",
+    responses={
+        **responses(413, 422, 429, 503),
+        200: {"description": "The ranking, saved", "links": SAVED_LINK},
+    },
 )
 async def create_recommendation(
-    request: RecommendRequest, catalog: CatalogDep, factory: SessionFactoryDep, compute: ComputeDep
+    request: Annotated[RecommendRequest, Body(openapi_examples=RECOMMEND_EXAMPLES)],
+    catalog: CatalogDep,
+    factory: SessionFactoryDep,
+    compute: ComputeDep,
 ) -> RecommendResponse:
     """Rank every catalog GPU for a model and workload under constraints; the answer is saved."""
     return await compute.run(saved_results.recommend_and_save, factory, request, catalog)
@@ -47,7 +54,8 @@ async def create_recommendation(
 @router.get(
     "/recommendations/{recommendation_id}",
     response_model=RecommendResponse,
-    responses=responses(404),
+    operation_id="get_recommendation",
+    responses=responses(404, 422, 503),
 )
 def get_recommendation(
     session: SessionDep,
