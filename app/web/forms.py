@@ -123,6 +123,10 @@ def form_values(form: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+# Ranked options a results page lists (the first 15 shown, the rest behind "show all").
+WEB_MAX_OPTIONS = 40
+
+
 def parse_form(
     form: Mapping[str, Any], vendors: list[str], segments: list[str]
 ) -> tuple[RecommendRequest | None, dict[str, str]]:
@@ -213,6 +217,9 @@ def parse_form(
                 "constraints": constraints,
                 "objective": form.get("objective"),
                 "acquisition": form.get("acquisition") or "rent",
+                # The page shows the best 15 with "show all", filters and a compare view: rank
+                # enough options for those to mean something (the API's default is 10).
+                "max_options": WEB_MAX_OPTIONS,
             }
         )
     except ValidationError as exc:
