@@ -383,7 +383,41 @@ def model_ops(
 
     `logits_tokens` limits the LM head to that many positions per sequence (inference prefill
     computes logits for the last position only); None computes them for all (training).
+
+    The list depends only on these arguments (the shape is frozen), so it is built once and
+    shared: a recommendation estimates the same model on every catalog GPU at a few counts.
     """
+    return list(
+        _model_ops(
+            shape,
+            batch,
+            seq_len,
+            act_bytes,
+            weight_bytes,
+            flash,
+            tensor_parallel,
+            logits_tokens,
+            kv_len,
+            kv_bytes,
+            fused,
+        )
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _model_ops(
+    shape: TransformerShape,
+    batch: int,
+    seq_len: int,
+    act_bytes: float,
+    weight_bytes: float,
+    flash: bool,
+    tensor_parallel: int,
+    logits_tokens: int | None,
+    kv_len: int | None,
+    kv_bytes: float | None,
+    fused: bool,
+) -> tuple[Op, ...]:
     t = tensor_parallel
     h = shape.hidden_size
     ops: list[Op] = []
@@ -463,7 +497,7 @@ def model_ops(
                 layer_op=False,
             )
         )
-    return ops
+    return tuple(ops)
 
 
 def forward_flops(ops: list[Op]) -> float:
