@@ -1,7 +1,7 @@
 """The OpenAPI document, completed where FastAPI cannot see: the probe submission body (read by
 hand, streamed and size-capped) and its schemas are added to the components, and the preset ids
-of the loaded catalog become the `enum` of `model.preset` (so a schema-valid request names a
-preset that exists)."""
+of the loaded catalog become the `enum` of `model.preset` and its GPU ids that of `owned[].gpu`
+(so a schema-valid request names a preset and owned GPUs that exist)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ HOISTED: dict[tuple[str, str], str] = {
     ("InferenceConfig", "kv_cache_precision"): "KvCachePrecision",
     ("ProbeRunCreate", "only"): "ProbeName",
     ("ProbeRunRead", "device"): "DeviceInfo",
+    ("Workload", "attention"): "AttentionImplementation",
+    ("Workload", "runtime"): "Runtime",
+    ("Workload", "reduce_dtype"): "ReduceDtype",
 }
 
 
@@ -63,6 +66,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         return spec
     preset = schemas["PresetModel"]["properties"]["preset"]
     preset["enum"] = [m.id for m in catalog.models]
+    owned_gpu = schemas["OwnedGpu"]["properties"]["gpu"]
+    owned_gpu["enum"] = [g.id for g in catalog.gpus]
     app.openapi_schema = spec
     return spec
 

@@ -127,30 +127,38 @@ class InferenceResult(BaseModel):
 
 
 class Percentiles(BaseModel):
-    p50: float
-    p90: float
-    p99: float
+    """Percentiles of a latency over the simulated requests, seconds."""
+
+    p50: float = Field(description="Median, seconds.")
+    p90: float = Field(description="90th percentile, seconds.")
+    p99: float = Field(description="99th percentile, seconds.")
 
 
 class ServingPoint(BaseModel):
     """One point of the throughput-latency curve (closed loop at `concurrency` users)."""
 
-    concurrency: int
-    output_tokens_per_second_per_gpu: float
-    output_tokens_per_second_per_user: float
-    ttft_p90_s: float
-    tpot_p99_s: float
+    concurrency: int = Field(description="Closed-loop users at this point (count).")
+    output_tokens_per_second_per_gpu: float = Field(
+        description="Generated tokens per second per GPU, tokens/s."
+    )
+    output_tokens_per_second_per_user: float = Field(
+        description="Generated tokens per second one user sees, tokens/s."
+    )
+    ttft_p90_s: float = Field(description="Time to first token, 90th percentile, seconds.")
+    tpot_p99_s: float = Field(description="Time per output token, 99th percentile, seconds.")
 
 
 class ServingResult(BaseModel):
     """Serving under load (task "serve"): latency percentiles, throughput, capacity, price."""
 
-    ttft_s: Percentiles
-    tpot_s: Percentiles
-    e2e_s: Percentiles
-    queue_s: Percentiles
-    output_tokens_per_second: float = Field(description="All replicas.")
-    output_tokens_per_second_per_user: float
+    ttft_s: Percentiles = Field(description="Time to first token, seconds.")
+    tpot_s: Percentiles = Field(description="Time per output token after the first, seconds.")
+    e2e_s: Percentiles = Field(description="Request end-to-end latency, seconds.")
+    queue_s: Percentiles = Field(description="Time waiting before being scheduled, seconds.")
+    output_tokens_per_second: float = Field(description="All replicas, tokens/s.")
+    output_tokens_per_second_per_user: float = Field(
+        description="Generated tokens per second one request sees, tokens/s."
+    )
     request_rate: float = Field(description="Requests/s served (all replicas).")
     max_request_rate_within_targets: float = Field(
         description="Highest Poisson rate (all replicas) meeting both targets; 0 if none."
@@ -159,31 +167,52 @@ class ServingResult(BaseModel):
         description="GPUs (this TP degree x replicas) that serve the requested rate within the "
         "targets; None if no replica count can."
     )
-    usd_per_million_output_tokens: float | None
-    usd_per_hour: float | None
-    kwh_per_million_output_tokens: float
-    bottleneck: Literal["kv_capacity", "memory_bandwidth", "compute", "queueing"]
-    meets_targets: bool
-    targets: dict[str, float]
-    engine: str
-    tensor_parallel: int
-    replicas: int
-    kv_cache_blocks: int
-    kv_cache_tokens: int
-    block_size_tokens: int
-    max_kv_blocks_used: int
-    requests_simulated: int
-    completed: int
-    dropped: int
-    preemptions: int
-    mean_running_requests: float
+    usd_per_million_output_tokens: float | None = Field(
+        description="Cost per million generated tokens, USD; None without a price."
+    )
+    usd_per_hour: float | None = Field(
+        description="Cost of all the GPUs per hour, USD; None without a price."
+    )
+    kwh_per_million_output_tokens: float = Field(
+        description="Energy per million generated tokens at board power, kWh."
+    )
+    bottleneck: Literal["kv_capacity", "memory_bandwidth", "compute", "queueing"] = Field(
+        description="What limits serving: KV-cache capacity, memory bandwidth, compute or queueing."
+    )
+    meets_targets: bool = Field(description="p90 TTFT and p99 TPOT are within the targets.")
+    targets: dict[str, float] = Field(
+        description="The latency targets used, seconds: ttft_p90_s and tpot_p99_s."
+    )
+    engine: str = Field(description="Serving engine modelled, e.g. vllm.")
+    tensor_parallel: int = Field(description="GPUs per replica (tensor-parallel degree).")
+    replicas: int = Field(description="Model replicas (count).")
+    kv_cache_blocks: int = Field(description="KV-cache blocks one replica holds (count).")
+    kv_cache_tokens: int = Field(description="Tokens the KV cache of one replica holds (count).")
+    block_size_tokens: int = Field(description="Tokens per KV-cache block (count).")
+    max_kv_blocks_used: int = Field(
+        description="Most KV-cache blocks in use at once in the simulation (count)."
+    )
+    requests_simulated: int = Field(description="Requests simulated per replica (count).")
+    completed: int = Field(description="Simulated requests completed (count).")
+    dropped: int = Field(description="Simulated requests dropped, e.g. too long to fit (count).")
+    preemptions: int = Field(
+        description="Times a running request was preempted for KV-cache space (count)."
+    )
+    mean_running_requests: float = Field(
+        description="Requests running at once, time-averaged (count)."
+    )
     saturation_output_tokens_per_second: float = Field(description="All replicas kept full.")
     static_batch: dict[str, float] = Field(
         default_factory=dict,
         description="What a static-batch roofline (prefill all, decode at mean context) says.",
     )
-    curve: list[ServingPoint] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    curve: list[ServingPoint] = Field(
+        default_factory=list,
+        description="Throughput-latency curve at 1, 2, 4, ... closed-loop users (when asked).",
+    )
+    notes: list[str] = Field(
+        default_factory=list, description="Remarks about the serving result, one sentence each."
+    )
 
 
 class CostResult(BaseModel):

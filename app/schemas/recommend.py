@@ -67,7 +67,14 @@ class Constraints(BaseModel):
 
 
 class RecommendRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # "acquisition own needs owned GPUs", stated for OpenAPI readers and request generators.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"required": ["acquisition"], "properties": {"acquisition": {"const": "own"}}},
+            "then": {"required": ["owned"], "properties": {"owned": {"minItems": 1}}},
+        },
+    )
 
     model: ModelInput = Field(
         description="The model: exactly one of preset, transformer, hf_config, parameters."
@@ -120,40 +127,56 @@ class RecommendRequest(BaseModel):
 class OfferRef(BaseModel):
     """The rented unit behind an option (catalog/offers/)."""
 
-    provider: str
-    instance: str
-    gpus_per_instance: int
-    instances: int
-    region: str | None
-    usd_per_instance_hour: float
-    usd_per_gpu_hour: float
-    spot_usd_per_gpu_hour: float | None
-    reserved_usd_per_gpu_hour: float | None = None
-    observed: str
-    source: dict[str, str]
+    provider: str = Field(description="Provider id, e.g. aws, lambda.")
+    instance: str = Field(description="The provider's name for the instance type.")
+    gpus_per_instance: int = Field(description="GPUs in one instance (count).")
+    instances: int = Field(description="Instances rented for this option (count).")
+    region: str | None = Field(
+        description="First region the instance is offered in; None when none is listed."
+    )
+    usd_per_instance_hour: float = Field(description="On-demand price per instance-hour, USD.")
+    usd_per_gpu_hour: float = Field(description="On-demand price per GPU-hour, USD.")
+    spot_usd_per_gpu_hour: float | None = Field(
+        description="Spot (interruptible) price per GPU-hour, USD; None when none is listed."
+    )
+    reserved_usd_per_gpu_hour: float | None = Field(
+        None, description="Reserved (committed) price per GPU-hour, USD; None when none is listed."
+    )
+    observed: str = Field(description="When the price was read (ISO date, YYYY-MM-DD).")
+    source: dict[str, str] = Field(
+        description="Where the price was read: title, url and retrieved (ISO date)."
+    )
     stale: bool = Field(description="Observed more than 12 months ago.")
 
 
 class HostRef(BaseModel):
-    host: str
-    name: str
-    count: int
-    usd_each: float
+    """Host machines bought to hold the GPUs (catalog/hosts.yaml)."""
+
+    host: str = Field(description="Catalog host class id.")
+    name: str = Field(description="Host class name.")
+    count: int = Field(description="Hosts of this class bought (count).")
+    usd_each: float = Field(description="Price of one host without GPUs, USD.")
 
 
 class PurchaseRef(BaseModel):
     """What buying this option means: upfront, hourly cost of owning, break-even vs renting."""
 
-    upfront_usd: float
-    gpu_usd_each: float
-    hosts: list[HostRef]
-    usd_per_hour_owned: float
-    energy_usd_per_hour: float
+    upfront_usd: float = Field(description="Purchase price of the GPUs and hosts, USD.")
+    gpu_usd_each: float = Field(description="Purchase price of one GPU, USD.")
+    hosts: list[HostRef] = Field(description="Host machines bought to hold the GPUs.")
+    usd_per_hour_owned: float = Field(
+        description="Cost of owning per hour of work, USD: amortized purchase plus electricity."
+    )
+    energy_usd_per_hour: float = Field(
+        description="Electricity per hour of work, USD (board power x PUE x price per kWh)."
+    )
     breakeven_hours_vs_rent: float | None = Field(
         description="Hours of this work after which buying beats the cheapest rental of the "
         "same GPUs; None without a rental or when renting costs less than the electricity."
     )
-    basis: list[str]
+    basis: list[str] = Field(
+        description="Where each figure came from and what was assumed, one sentence each."
+    )
 
 
 class Verdict(StrEnum):
@@ -165,13 +188,23 @@ class Verdict(StrEnum):
 class ServingOption(BaseModel):
     """How an option serves the load (task "serve"): TP group, replicas, price per token."""
 
-    tensor_parallel: int
-    replicas: int
-    max_request_rate_per_replica: float = Field(description="Within the latency targets.")
-    usd_per_million_output_tokens: float | None
-    usd_per_hour: float | None
-    ttft_p90_s: float | None
-    tpot_p99_s: float | None
+    tensor_parallel: int = Field(description="GPUs per replica (tensor-parallel degree).")
+    replicas: int = Field(description="Model replicas serving the load (count).")
+    max_request_rate_per_replica: float = Field(
+        description="Requests per second one replica sustains within the latency targets."
+    )
+    usd_per_million_output_tokens: float | None = Field(
+        description="Cost per million generated tokens, USD; None without a price."
+    )
+    usd_per_hour: float | None = Field(
+        description="Cost of all replicas per hour, USD; None without a price."
+    )
+    ttft_p90_s: float | None = Field(
+        description="Time to first token, 90th percentile, seconds; None when not simulated."
+    )
+    tpot_p99_s: float | None = Field(
+        description="Time per output token, 99th percentile, seconds; None when not simulated."
+    )
     simulated: bool = Field(description="False: screened by the static roofline only.")
 
 
@@ -210,18 +243,35 @@ class RecommendOption(BaseModel):
     estimate: Estimate | None = Field(
         default=None, description="The full estimate behind the option."
     )
-    acquisition: Acquisition = Acquisition.rent
-    offer: OfferRef | None = None
-    purchase: PurchaseRef | None = None
-    cost_usd_low: float | None = None
-    cost_usd_high: float | None = None
-    hours_low: float | None = None
-    hours_high: float | None = None
+    acquisition: Acquisition = Field(
+        Acquisition.rent, description="How the GPUs are had: rent, buy or own."
+    )
+    offer: OfferRef | None = Field(
+        None, description="The rented instances behind the price (rent); None otherwise."
+    )
+    purchase: PurchaseRef | None = Field(
+        None, description="What buying the GPUs costs (buy); None otherwise."
+    )
+    cost_usd_low: float | None = Field(
+        None, description="Low end of the cost, USD (cost less the time error band); None: no cost."
+    )
+    cost_usd_high: float | None = Field(
+        None,
+        description="High end of the cost, USD (cost plus the time error band); None: no cost.",
+    )
+    hours_low: float | None = Field(
+        None, description="Low end of the run time, hours (less the error band); None: no fit."
+    )
+    hours_high: float | None = Field(
+        None, description="High end of the run time, hours (plus the error band); None: no fit."
+    )
     spot_usd: float | None = Field(default=None, description="The job at the spot price.")
     validated: bool = Field(
         default=False, description="The validation set has measurements of this GPU and task."
     )
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="Caveats about this option, one sentence each."
+    )
     serving: ServingOption | None = Field(default=None, description='Task "serve" only.')
 
 
@@ -237,7 +287,9 @@ class RecommendResponse(BaseModel):
     model_parameters: float = Field(description="Parameters of the model (count).")
     assumptions: list[str] = Field(description="What the ranking assumed, one sentence each.")
     id: str | None = Field(default=None, description="Saved result id (shareable link /r/{id}).")
-    acquisition: Acquisition = Acquisition.rent
+    acquisition: Acquisition = Field(
+        Acquisition.rent, description="The acquisition mode asked for: rent, buy or own."
+    )
     groups: dict[str, list[int]] = Field(
         default_factory=dict,
         description="Option positions by acquisition mode; options of different modes are never "

@@ -12,10 +12,10 @@ from app.schemas.errors import responses
 from app.schemas.offers import OfferFilters, OfferPage
 from app.services import offers as offer_service
 
-router = APIRouter(prefix="/api/v1/offers", tags=["offers"], responses=responses(413, 422, 503))
+router = APIRouter(prefix="/api/v1/offers", tags=["offers"])
 
 
-@router.get("", response_model=OfferPage)
+@router.get("", response_model=OfferPage, operation_id="list_offers", responses=responses(422, 503))
 def list_offers(
     session: SessionDep,
     gpu: Annotated[

@@ -82,10 +82,15 @@ def get_probe_run(
     return probe_results.read_run(session, run_id, catalog)
 
 
-@router.get("/probe-runs", response_model=list[ProbeRunSummary])
+@router.get(
+    "/probe-runs",
+    response_model=list[ProbeRunSummary],
+    operation_id="list_probe_runs",
+    responses=responses(422, 503),
+)
 def list_probe_runs(
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=500, description="Most runs returned (1-500).")] = 50,
     gpu: Annotated[str | None, Query(max_length=80, description="Only this GPU id.")] = None,
 ) -> list[ProbeRunSummary]:
     """The newest probe runs, one line each (retracted ones included, marked)."""
@@ -93,7 +98,10 @@ def list_probe_runs(
 
 
 @router.delete(
-    "/probe-runs/{run_id}", response_model=ProbeRunSummary, responses=responses(401, 404)
+    "/probe-runs/{run_id}",
+    response_model=ProbeRunSummary,
+    operation_id="retract_probe_run",
+    responses=responses(401, 404, 422, 429, 503),
 )
 def retract_probe_run(
     token_name: TokenDep, session: SessionDep, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
