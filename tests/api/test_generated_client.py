@@ -7,20 +7,17 @@ import importlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from app import migrate
 from app.config import Settings
 from app.main import create_app
+from tests.servers import running_server
 
 pytestmark = pytest.mark.slow
 
@@ -55,30 +52,8 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('client') / 'client.db'}"
-    migrate.upgrade(url)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    env = {**os.environ, "ADVISOR_DATABASE_URL": url, "ADVISOR_LOG_JSON": "false"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("server did not start")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    with running_server(tmp_path_factory.mktemp("client")) as base:
+        yield base
 
 
 def test_generated_names_are_the_operation_ids_and_schema_names(generated: Path) -> None:

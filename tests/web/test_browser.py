@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app import migrate
+from tests.servers import running_server
 
 CHROMIUM = os.environ.get("ADVISOR_TEST_CHROMIUM", "/usr/bin/chromium")
 AXE_JS = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -47,44 +43,12 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"browser tests skipped: {reason}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         _unavailable(f"no Chromium at {CHROMIUM} (Debian package 'chromium')")
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'web.db'}"
-    migrate.upgrade(url)
-    port = _free_port()
-    env = {**os.environ, "ADVISOR_DATABASE_URL": url, "ADVISOR_PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(
-            f"server did not start: {process.stderr.read().decode() if process.stderr else ''}"
-        )
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-    if process.stderr is not None:
-        process.stderr.close()
+    with running_server(tmp_path_factory.mktemp("browser")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
