@@ -171,19 +171,7 @@ class Market:
                 continue
             if count > g and not (offer.multi_node and facts.multi_node):
                 continue
-            n = instances_needed(count, g)
-            rental = Rental(
-                offer=offer,
-                instances=n,
-                gpus=count,
-                usd_per_hour=n * price,
-                spot_usd_per_hour=n * offer.spot_usd_per_instance_hour
-                if offer.spot_usd_per_instance_hour
-                else None,
-                reserved_usd_per_hour=n * offer.reserved_usd_per_instance_hour
-                if offer.reserved_usd_per_instance_hour
-                else None,
-            )
+            rental = rental_of(offer, instances_needed(count, g), count)
             if best is None or rental.usd_per_hour < best.usd_per_hour:
                 best = rental
         return best
@@ -192,7 +180,7 @@ class Market:
         """Counts one can assemble: up to the host limit, and whole hosts beyond it only for
         datacenter GPUs (nodes on a fast fabric)."""
         facts = self.facts(gpu)
-        counts = {n for n in _powers_of_two(max_gpus) if n <= facts.max_per_host}
+        counts = {n for n in powers_of_two(max_gpus) if n <= facts.max_per_host}
         if facts.max_per_host <= max_gpus:
             counts.add(facts.max_per_host)
         if facts.multi_node:
@@ -262,7 +250,23 @@ class Market:
         return (gpu_id, task) in self.validated or (gpu_id, "*") in self.validated
 
 
-def _powers_of_two(limit: int) -> list[int]:
+def rental_of(offer: CatalogOffer, instances: int, gpus: int) -> Rental:
+    """`instances` instances of `offer` for a job on `gpus` of their GPUs, priced per hour."""
+    price = offer.usd_per_instance_hour or 0.0
+    spot = offer.spot_usd_per_instance_hour
+    reserved = offer.reserved_usd_per_instance_hour
+    return Rental(
+        offer=offer,
+        instances=instances,
+        gpus=gpus,
+        usd_per_hour=instances * price,
+        spot_usd_per_hour=instances * spot if spot else None,
+        reserved_usd_per_hour=instances * reserved if reserved else None,
+    )
+
+
+def powers_of_two(limit: int) -> list[int]:
+    """1, 2, 4, 8, ... up to `limit`."""
     out, n = [], 1
     while n <= limit:
         out.append(n)

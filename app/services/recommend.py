@@ -57,21 +57,12 @@ from app.services.estimate import (
     resolve_model,
     training_time_scale,
 )
-from app.services.market import Market, Purchase, Rental, market_for
+from app.services.market import Market, Purchase, Rental, market_for, powers_of_two
 
 # Balanced ranks by time x cost (the geometric mean of each relative to the best option orders
 # options the same way); an option that needs a community-supported technique counts as this
 # much slower and dearer (a stated penalty: unofficial support costs debugging time).
 COMMUNITY_PENALTY = 1.25
-
-
-def _powers_of_two(limit: int) -> list[int]:
-    """1, 2, 4, 8, ... up to limit."""
-    out, n = [], 1
-    while n <= limit:
-        out.append(n)
-        n *= 2
-    return out
 
 
 def _exclusion(gpu: CatalogGpu, constraints: Constraints, catalog: LoadedCatalog) -> str | None:
@@ -243,7 +234,7 @@ def check_inputs_for_every_gpu(
     - the parallel layout (tensor/pipeline degrees against heads and layers) must work for at
       least one count;
     """
-    counts = _powers_of_two(constraints.max_gpus)
+    counts = powers_of_two(constraints.max_gpus)
     first_error: EstimateInputError | None = None
     layouts_ok = []
     for count in counts:
@@ -446,7 +437,7 @@ class _Ranker:
         if self.mode is Acquisition.buy:
             return self.market.buy_counts(gpu, limit)
         owned = min(self.owned.get(gpu.id, 0), limit)
-        counts = set(_powers_of_two(owned))
+        counts = set(powers_of_two(owned))
         if owned:
             counts.add(owned)
         return sorted(counts)

@@ -43,7 +43,7 @@ from app.schemas.recommend import (
 from app.services.catalog import LoadedCatalog
 from app.services.efficiency import efficiency_for
 from app.services.estimate import error_band_for, gpu_spec, pricing_for, resolve_model
-from app.services.market import Purchase, Rental, market_for
+from app.services.market import Purchase, Rental, market_for, rental_of
 
 if TYPE_CHECKING:
     from app.services.recommend import _Ranker
@@ -132,18 +132,7 @@ def _serving_cost(ranker: _Ranker, gpu: CatalogGpu, tensor: int, replicas: int) 
             if offer.usd_per_instance_hour is None or g < tensor or g % tensor:
                 continue
             n = math.ceil(count / g)
-            rental = Rental(
-                offer=offer,
-                instances=n,
-                gpus=n * g,
-                usd_per_hour=n * offer.usd_per_instance_hour,
-                spot_usd_per_hour=n * offer.spot_usd_per_instance_hour
-                if offer.spot_usd_per_instance_hour
-                else None,
-                reserved_usd_per_hour=n * offer.reserved_usd_per_instance_hour
-                if offer.reserved_usd_per_instance_hour
-                else None,
-            )
+            rental = rental_of(offer, n, n * g)
             if best is None or rental.usd_per_hour < best.usd_per_hour:
                 best = rental
         return _Cost(best.usd_per_hour, rental=best) if best is not None else None
