@@ -63,6 +63,16 @@ class ModelDescription:
     warnings: tuple[str, ...] = ()
 
 
+def model_counts(model: ModelDescription, trainable_parameters: float) -> ModelCounts:
+    """The response's parameter counts: all, trainable, active per token (MoE)."""
+    return ModelCounts(
+        parameters=float(parameter_count(model.shape)),
+        trainable_parameters=trainable_parameters,
+        active_parameters=float(active_parameter_count(model.shape)),
+        shape_assumed=model.shape_assumed,
+    )
+
+
 @dataclass(frozen=True)
 class EstimateContext:
     """Everything besides model and workload: the GPU, its efficiency, price and error band."""
@@ -586,12 +596,7 @@ def estimate(
             + (f"dropout {workload.dropout:g}" if workload.dropout else "no dropout")
         )
     return Estimate(
-        model=ModelCounts(
-            parameters=float(parameter_count(shape)),
-            trainable_parameters=part.trainable,
-            active_parameters=float(active_parameter_count(shape)),
-            shape_assumed=model.shape_assumed,
-        ),
+        model=model_counts(model, part.trainable),
         hardware=HardwareEcho(
             gpu=gpu.id,
             name=gpu.name,

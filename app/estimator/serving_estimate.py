@@ -18,8 +18,9 @@ from app.estimator.estimate import (
     cost_and_energy,
     hardware_assumptions,
     make_layout,
+    model_counts,
 )
-from app.estimator.model import Architecture, active_parameter_count, parameter_count
+from app.estimator.model import Architecture, active_parameter_count
 from app.estimator.result import (
     ComputeResult,
     Estimate,
@@ -27,7 +28,6 @@ from app.estimator.result import (
     InferenceResult,
     MemoryBytes,
     MemoryResult,
-    ModelCounts,
     Percentiles,
     ServingPoint,
     ServingResult,
@@ -329,7 +329,6 @@ def estimate_serving(model: ModelDescription, workload: Workload, ctx: EstimateC
         max_micro_batch=engine.max_num_seqs,
         min_gpus_to_fit=None,
     )
-    params = float(parameter_count(shape))
     flops_per_token = 2.0 * active_parameter_count(shape)
     peak, used_precision = gpu.peak_flops("fp8" if cfg.weight_precision == "fp8" else "bf16")
     mfu = flops_per_token * tokens_per_s / (ctx.count * peak)
@@ -341,12 +340,7 @@ def estimate_serving(model: ModelDescription, workload: Workload, ctx: EstimateC
         "queueing": "compute" if sim.compute_bound_share > 0.5 else "memory_bandwidth",
     }[bottleneck]
     return Estimate(
-        model=ModelCounts(
-            parameters=params,
-            trainable_parameters=0.0,
-            active_parameters=float(active_parameter_count(shape)),
-            shape_assumed=model.shape_assumed,
-        ),
+        model=model_counts(model, 0.0),
         hardware=HardwareEcho(
             gpu=gpu.id,
             name=gpu.name,
